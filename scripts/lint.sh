@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Static checks: YAML, Ansible (production profile), Python, and a syntax check of every playbook.
+source "$(dirname "$0")/lib.sh"
+
+step "yamllint"
+yamllint --strict .
+
+step "ansible-lint (production profile)"
+ansible-lint --profile production --offline
+
+step "ruff"
+ruff check src tests bench library plugins molecule
+ruff format --check src tests bench library plugins molecule
+
+step "ansible-playbook --syntax-check"
+for playbook in *.yml playbooks/*.yml; do
+  ansible-playbook --syntax-check "$playbook" >/dev/null
+  echo "ok: $playbook"
+done

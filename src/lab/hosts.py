@@ -1,0 +1,55 @@
+"""The lab's container hosts, defined once in inventory/lab/hosts.yml (group `lab_containers`).
+
+The same container recipe (image, network, systemd) serves the lab and the Molecule scenarios, whose
+create/destroy playbooks call `lab container up|down`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lab.podman import ContainerHost
+
+LAB_NETWORK = "cdnlab"
+CONTAINER_GROUP = "lab_containers"
+
+
+@dataclass(frozen=True)
+class LabHostSpec:
+    """One inventory host that the lab runs as a container."""
+
+    inventory_name: str
+    container: str
+    publish: tuple[str, ...] = ()
+
+    def container_host(self, image: str, network: str = LAB_NETWORK) -> ContainerHost:
+        return ContainerHost(
+            name=self.container,
+            image=image,
+            network=network,
+            hostname=self.inventory_name,
+            publish=self.publish,
+            labels=("role=lab",),
+        )
+
+
+def load_lab_hosts(inventory_file: Path) -> list[LabHostSpec]:
+    """Read the container hosts out of the lab's YAML inventory."""
+    data = yaml.safe_load(inventory_file.read_text()) or {}
+    group = (data.get("all", {}).get("children", {}) or {}).get(CONTAINER_GROUP)
+    if not group or not group.get("hosts"):
+        raise ValueError(f"{inventory_file}: no hosts in group {CONTAINER_GROUP!r}")
+    specs = []
+    for name, hostvars in group["hosts"].items():
+        hostvars = hostvars or {}
+        specs.append(
+            LabHostSpec(
+                inventory_name=name,
+                container=hostvars.get("ansible_host", name),
+                publish=tuple(hostvars.get("lab_publish", ())),
+            )
+        )
+    return specs
