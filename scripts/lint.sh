@@ -9,8 +9,8 @@ step "ansible-lint (production profile)"
 ansible-lint --profile production --offline
 
 step "ruff"
-ruff check src tests bench library plugins molecule
-ruff format --check src tests bench library plugins molecule
+ruff check .
+ruff format --check .
 
 step "ansible-playbook --syntax-check"
 for playbook in *.yml playbooks/*.yml; do
