@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from lab.hosts import LAB_NETWORK, load_lab_hosts
+from lab.hosts import LAB_NETWORK, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
 from lab.paths import LAB_INVENTORY
 from lab.podman import (
@@ -73,12 +73,7 @@ def cmd_container(args: argparse.Namespace) -> None:
         _stop(args.names)
         return
     image, _ = ensure_base_image()
-    _start(
-        [
-            ContainerHost(name=n, image=image, network=args.network, labels=("role=molecule",))
-            for n in args.names
-        ]
-    )
+    _start([lab_container(name, image, args.network, role="molecule") for name in args.names])
 
 
 def build_parser() -> argparse.ArgumentParser:

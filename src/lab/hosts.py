@@ -11,10 +11,38 @@ from pathlib import Path
 
 import yaml
 
+from lab.paths import cache_dir
 from lab.podman import ContainerHost
 
 LAB_NETWORK = "cdnlab"
 CONTAINER_GROUP = "lab_containers"
+
+
+def lab_container(
+    name: str,
+    image: str,
+    network: str = LAB_NETWORK,
+    *,
+    hostname: str = "",
+    publish: tuple[str, ...] = (),
+    role: str = "lab",
+) -> ContainerHost:
+    """The one container recipe for lab and Molecule hosts.
+
+    Downloaded .deb files go to a cache shared by all hosts (apt locks it), so a package is fetched
+    from Debian's archive once per machine rather than once per container.
+    """
+    apt_archives = cache_dir() / "apt-archives"
+    (apt_archives / "partial").mkdir(parents=True, exist_ok=True)
+    return ContainerHost(
+        name=name,
+        image=image,
+        network=network,
+        hostname=hostname,
+        publish=publish,
+        labels=(f"role={role}",),
+        volumes=(f"{apt_archives}:/var/cache/apt/archives",),
+    )
 
 
 @dataclass(frozen=True)

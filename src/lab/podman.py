@@ -59,6 +59,7 @@ class ContainerHost:
     hostname: str = ""
     publish: Sequence[str] = field(default_factory=tuple)
     labels: Sequence[str] = field(default_factory=tuple)
+    volumes: Sequence[str] = field(default_factory=tuple)
 
     def run_args(self) -> list[str]:
         args = [
@@ -79,6 +80,8 @@ class ContainerHost:
             args += ["--label", label]
         for mapping in self.publish:
             args += ["--publish", mapping]
+        for volume in self.volumes:
+            args += ["--volume", volume]
         return [*args, self.image, "/sbin/init"]
 
 
