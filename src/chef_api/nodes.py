@@ -1,0 +1,233 @@
+"""Chef nodes: reading them, planning a change (read, merge, write: PUT replaces the whole object), and
+the summary an inventory needs."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chef_api.client import ChefClient, path_segment
+from chef_api.search import partial_search, search
+
+DEFAULT_ENVIRONMENT = "_default"
+# The fields a node module manages; the rest of the object (automatic, default, override) is kept as read.
+MANAGED_FIELDS = ("chef_environment", "run_list", "normal")
+# `knife status`'s projection (knife/lib/chef/knife/status.rb) plus roles and tags: an inventory's view.
+KNIFE_STATUS_KEYS: Mapping[str, Sequence[str]] = {
+    "name": ["name"],
+    "chef_environment": ["chef_environment"],
+    "ipaddress": ["ipaddress"],
+    "fqdn": ["fqdn"],
+    "ohai_time": ["ohai_time"],
+    "run_list": ["run_list"],
+    "roles": ["roles"],
+    "tags": ["tags"],
+    "platform": ["platform"],
+    "platform_version": ["platform_version"],
+    "cloud": ["cloud"],
+}
+# The projection's keys that NodeSummary has a field for; the rest (cloud, user aliases) go to `extra`.
+_SUMMARY_FIELDS = frozenset(KNIFE_STATUS_KEYS) - {"cloud"}
+_RUN_LIST_ITEM = re.compile(r"(recipe|role)\[([^\[\]\s]+)\]")
+
+
+def normalize_run_list(items: Iterable[str]) -> list[str]:
+    """Chef's run list form: a bare name is a recipe (`app` -> `recipe[app]`)."""
+    result = []
+    for raw in items:
+        item = raw.strip()
+        if not _RUN_LIST_ITEM.fullmatch(item):
+            if not item or any(c in item for c in "[] "):
+                raise ValueError(f"not a run list item: {raw!r} (use recipe[NAME] or role[NAME])")
+            item = f"recipe[{item}]"
+        result.append(item)
+    return result
+
+
+def roles_in_run_list(run_list: Iterable[str]) -> list[str]:
+    return [m.group(2) for m in map(_RUN_LIST_ITEM.fullmatch, run_list) if m and m.group(1) == "role"]
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`update` over `base`, recursing into dicts; any other value (lists too) replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def ohai_time_iso(value: Any) -> str | None:
+    """Ohai's `ohai_time` (float seconds since the epoch of the last chef-client run) as ISO 8601 UTC."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_node(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "chef_type": "node",
+        "json_class": "Chef::Node",
+        "chef_environment": DEFAULT_ENVIRONMENT,
+        "run_list": [],
+        "normal": {},
+        "automatic": {},
+        "default": {},
+        "override": {},
+    }
+
+
+def managed_view(node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a diff shows: the fields the module manages (empty for a missing node)."""
+    if node is None:
+        return {}
+    return {name: copy.deepcopy(node.get(name)) for name in MANAGED_FIELDS}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """The desired state; None means 'leave as it is' (or Chef's default on creation)."""
+
+    name: str
+    environment: str | None = None
+    run_list: Sequence[str] | None = None
+    normal: Mapping[str, Any] | None = None
+    # False: deep-merge `normal` into the node's normal attributes; True: replace them.
+    replace_normal: bool = False
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    current: dict[str, Any] | None
+    desired: dict[str, Any] | None = field(default=None)
+
+    @property
+    def changed(self) -> bool:
+        if self.current is None or self.desired is None:
+            # Creating or deleting is a change; absent and staying absent is not.
+            return (self.current is None) != (self.desired is None)
+        return managed_view(self.current) != managed_view(self.desired)
+
+    @property
+    def diff(self) -> dict[str, Any]:
+        return {"before": managed_view(self.current), "after": managed_view(self.desired)}
+
+
+def plan_present(current: Mapping[str, Any] | None, spec: NodeSpec) -> NodePlan:
+    """The full object to write: the current one (or a new one) with the spec's fields applied."""
+    desired = copy.deepcopy(dict(current)) if current is not None else new_node(spec.name)
+    if spec.environment is not None:
+        desired["chef_environment"] = spec.environment
+    if spec.run_list is not None:
+        desired["run_list"] = normalize_run_list(spec.run_list)
+    if spec.normal is not None:
+        base = {} if spec.replace_normal else desired.get("normal") or {}
+        desired["normal"] = deep_merge(base, spec.normal)
+    return NodePlan(copy.deepcopy(dict(current)) if current is not None else None, desired)
+
+
+def get_node(client: ChefClient, name: str) -> dict[str, Any] | None:
+    return client.get_or_none(f"nodes/{path_segment(name)}")
+
+
+def apply_plan(client: ChefClient, plan: NodePlan) -> None:
+    """Write the plan: create, replace (PUT is the whole object) or delete."""
+    if not plan.changed:
+        return
+    if plan.desired is None:
+        client.delete(f"nodes/{path_segment(plan.current['name'])}")
+    elif plan.current is None:
+        client.post("nodes", plan.desired)
+    else:
+        client.put(f"nodes/{path_segment(plan.desired['name'])}", plan.desired)
+
+
+def split_attribute_path(path: str | Sequence[str]) -> list[str]:
+    """`cloud.public_ipv4` or ['cloud', 'public_ipv4'] -> ['cloud', 'public_ipv4']."""
+    parts = path.split(".") if isinstance(path, str) else [str(p) for p in path]
+    if not parts or not all(parts):
+        raise ValueError(f"not an attribute path: {path!r}")
+    return parts
+
+
+def find_nodes(
+    client: ChefClient,
+    query: str,
+    attributes: Mapping[str, str | Sequence[str]] | None = None,
+    *,
+    rows: int = 1000,
+) -> list[dict[str, Any]]:
+    """Full node objects, or with `attributes` (alias -> path) only those attributes plus the name."""
+    if attributes is None:
+        return list(search(client, "node", query, rows=rows))
+    keys = {"name": ["name"], **{alias: split_attribute_path(p) for alias, p in attributes.items()}}
+    return [row["data"] for row in partial_search(client, "node", keys, query, rows=rows)]
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v is not None)
+    return ()
+
+
+@dataclass(frozen=True)
+class NodeSummary:
+    """One node as an inventory sees it: a row of the knife-status partial search."""
+
+    name: str
+    environment: str
+    run_list: tuple[str, ...]
+    roles: tuple[str, ...]
+    tags: tuple[str, ...]
+    ipaddress: str | None
+    fqdn: str | None
+    platform: str | None
+    platform_version: str | None
+    ohai_time: float | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_run(self) -> str | None:
+        return ohai_time_iso(self.ohai_time)
+
+    @classmethod
+    def from_row(cls, data: Mapping[str, Any]) -> NodeSummary:
+        """From partial-search data keyed as KNIFE_STATUS_KEYS; other aliases land in `extra`."""
+        run_list = _strings(data.get("run_list"))
+        # Roles named in the run list first, then those chef-client expanded on its last run.
+        roles = tuple(dict.fromkeys([*roles_in_run_list(run_list), *_strings(data.get("roles"))]))
+        ohai_time = data.get("ohai_time")
+        return cls(
+            name=str(data["name"]),
+            environment=str(data.get("chef_environment") or DEFAULT_ENVIRONMENT),
+            run_list=run_list,
+            roles=roles,
+            tags=_strings(data.get("tags")),
+            ipaddress=data.get("ipaddress"),
+            fqdn=data.get("fqdn"),
+            platform=data.get("platform"),
+            platform_version=data.get("platform_version"),
+            ohai_time=float(ohai_time) if isinstance(ohai_time, int | float) else None,
+            extra={k: v for k, v in data.items() if k not in _SUMMARY_FIELDS},
+        )
+
+
+def node_summaries(
+    client: ChefClient,
+    query: str = "*:*",
+    extra_attributes: Mapping[str, str | Sequence[str]] | None = None,
+    *,
+    rows: int = 1000,
+) -> list[NodeSummary]:
+    keys = {**KNIFE_STATUS_KEYS, **{a: split_attribute_path(p) for a, p in (extra_attributes or {}).items()}}
+    rows_found = partial_search(client, "node", keys, query, rows=rows)
+    return [NodeSummary.from_row(row["data"]) for row in rows_found if (row.get("data") or {}).get("name")]
