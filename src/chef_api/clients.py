@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chef_api.client import ChefClient, path_segment
@@ -58,3 +61,17 @@ def update_client(client: ChefClient, name: str, flags: Mapping[str, bool]) -> d
 
 def delete_client(client: ChefClient, name: str) -> None:
     client.delete(f"clients/{path_segment(name)}")
+
+
+def save_private_key(path: str | Path, pem: str) -> None:
+    """Write a key readable by its owner only, atomically (a reader never sees half a key)."""
+    target = Path(path).expanduser()
+    # mkstemp creates the file with mode 0600 before anything is written to it.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(pem if pem.endswith("\n") else pem + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

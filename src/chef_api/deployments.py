@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,6 +99,56 @@ class Deployment:
             return None
 
 
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What a task asks for; None keeps the recorded value (or the default, for a new record)."""
+
+    app: str | None = None
+    version: str | None = None
+    id: str | None = None
+    hosts: Sequence[str] | None = None
+    environment: str | None = None
+    deployed_at: str | None = None
+    deployed_by: str | None = None
+    result: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
+def plan_record(
+    current: Mapping[str, Any] | None, spec: DeploymentSpec, *, now: datetime, user: str
+) -> Deployment:
+    """The record to write: the current one (or a new one stamped now, by user) with the spec applied.
+
+    Without an explicit id every call is a new deployment; with one, repeating the call changes nothing,
+    and a later call can complete it (result in_progress -> success).
+    """
+    if spec.result is not None and spec.result not in RESULTS:
+        raise ValueError(f"result must be one of {', '.join(RESULTS)}, got {spec.result!r}")
+    if current is None:
+        if not spec.app or not spec.version:
+            raise ValueError("a new deployment record needs app and version")
+        base = Deployment(
+            id=check_id(spec.id) if spec.id else new_deployment_id(spec.app, spec.version, now),
+            app=spec.app,
+            version=spec.version,
+            deployed_at=utc_iso(now),
+            deployed_by=user,
+        )
+    else:
+        base = Deployment.from_item(current)
+    changes = {
+        "app": spec.app,
+        "version": spec.version,
+        "hosts": tuple(spec.hosts) if spec.hosts is not None else None,
+        "environment": spec.environment,
+        "deployed_at": utc_iso(parse_time(spec.deployed_at)) if spec.deployed_at else None,
+        "deployed_by": spec.deployed_by,
+        "result": spec.result,
+        "details": dict(spec.details) if spec.details is not None else None,
+    }
+    return replace(base, **{name: value for name, value in changes.items() if value is not None})
+
+
 def record_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A bag item without what the server adds (search rows wrap it in `raw_data`)."""
     raw = item.get("raw_data", item)
@@ -107,10 +157,6 @@ def record_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def item_path(bag: str, item_id: str | None = None) -> str:
     return f"data/{path_segment(bag)}" + (f"/{path_segment(item_id)}" if item_id else "")
-
-
-def bag_exists(client: ChefClient, bag: str) -> bool:
-    return client.get_or_none(item_path(bag)) is not None
 
 
 def ensure_bag(client: ChefClient, bag: str) -> bool:
@@ -127,12 +173,13 @@ def get_record(client: ChefClient, bag: str, item_id: str) -> dict[str, Any] | N
     return record_item(item) if item is not None else None
 
 
-def write_record(client: ChefClient, bag: str, record: Deployment, *, exists: bool) -> None:
+def write_record(client: ChefClient, bag: str, item: Mapping[str, Any], *, exists: bool) -> None:
+    """Replace an existing item, or add a new one (creating the bag on the first record)."""
     if exists:
-        client.put(item_path(bag, record.id), record.item())
+        client.put(item_path(bag, item["id"]), item)
     else:
         ensure_bag(client, bag)
-        client.post(item_path(bag), record.item())
+        client.post(item_path(bag), item)
 
 
 def delete_record(client: ChefClient, bag: str, item_id: str) -> None:
@@ -194,7 +241,3 @@ def history(
         reverse=True,
     )
     return found[:limit] if limit else found
-
-
-def as_dicts(records: Sequence[Deployment]) -> list[dict[str, Any]]:
-    return [r.item() for r in records]

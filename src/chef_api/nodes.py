@@ -157,18 +157,76 @@ def split_attribute_path(path: str | Sequence[str]) -> list[str]:
     return parts
 
 
-def find_nodes(
+# Attribute levels from lowest to highest precedence, as chef-client merges them.
+_PRECEDENCE = ("default", "normal", "override", "automatic")
+_NOT_FOUND = object()
+
+
+def _walk(data: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if not isinstance(data, Mapping) or part not in data:
+            return _NOT_FOUND
+        data = data[part]
+    return data
+
+
+def node_attribute(node: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """An attribute of a full node object as partial search resolves it: the node's own fields
+    (name, chef_environment, run_list) or the merged attributes (dicts deep-merged, else the highest
+    level's value)."""
+    if len(path) == 1 and path[0] in ("name", "chef_environment", "run_list"):
+        return node.get(path[0])
+    found = [v for v in (_walk(node.get(level), path) for level in _PRECEDENCE) if v is not _NOT_FOUND]
+    if not found:
+        return None
+    if all(isinstance(v, Mapping) for v in found):
+        merged: dict[str, Any] = {}
+        for value in found:
+            merged = deep_merge(merged, value)
+        return merged
+    return copy.deepcopy(found[-1])
+
+
+def _attribute_paths(attributes: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
+    # The name and the last run always come along, whatever else is asked for.
+    keys = {"name": ["name"], "ohai_time": ["ohai_time"]}
+    keys.update({alias: split_attribute_path(path) for alias, path in (attributes or {}).items()})
+    return keys
+
+
+def _with_date(node: dict[str, Any], ohai_time: Any) -> dict[str, Any]:
+    """`ohai_time` as an ISO 8601 date (the epoch float stays in `automatic` of full objects)."""
+    node["ohai_time"] = ohai_time_iso(ohai_time)
+    return node
+
+
+def project(node: Mapping[str, Any], attributes: Mapping[str, str | Sequence[str]]) -> dict[str, Any]:
+    """A full node cut down to the requested attributes, as partial search would return it."""
+    return {alias: node_attribute(node, path) for alias, path in _attribute_paths(attributes).items()}
+
+
+def node_info(
     client: ChefClient,
-    query: str,
-    attributes: Mapping[str, str | Sequence[str]] | None = None,
     *,
+    names: Sequence[str] = (),
+    query: str | None = None,
+    attributes: Mapping[str, str | Sequence[str]] | None = None,
     rows: int = 1000,
-) -> list[dict[str, Any]]:
-    """Full node objects, or with `attributes` (alias -> path) only those attributes plus the name."""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Nodes by name (read directly: no search-index lag) or by query, full or only `attributes`
+    (alias -> path); each with `ohai_time` as a date. Returns (nodes, names not found)."""
+    if names:
+        found = {name: get_node(client, name) for name in names}
+        missing = [name for name, node in found.items() if node is None]
+        full = [node for node in found.values() if node is not None]
+        if attributes is None:
+            return [_with_date(n, node_attribute(n, ["ohai_time"])) for n in full], missing
+        return [_with_date(n, n["ohai_time"]) for n in (project(f, attributes) for f in full)], missing
     if attributes is None:
-        return list(search(client, "node", query, rows=rows))
-    keys = {"name": ["name"], **{alias: split_attribute_path(p) for alias, p in attributes.items()}}
-    return [row["data"] for row in partial_search(client, "node", keys, query, rows=rows)]
+        nodes = search(client, "node", query or "*:*", rows=rows)
+        return [_with_date(n, node_attribute(n, ["ohai_time"])) for n in nodes], []
+    rows_found = partial_search(client, "node", _attribute_paths(attributes), query or "*:*", rows=rows)
+    return [_with_date(dict(r["data"]), r["data"].get("ohai_time")) for r in rows_found], []
 
 
 def _strings(value: Any) -> tuple[str, ...]:
