@@ -62,7 +62,7 @@ options:
     type: path
   client_key_content:
     description:
-      - The client's PEM private key itself, instead of O(client_key). Never logged or printed.
+      - The client's PEM private key itself; takes precedence over O(client_key). Never logged or printed.
       - Falls back to E(CHEF_CLIENT_KEY_CONTENT).
     type: str
   sign_version:

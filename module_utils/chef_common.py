@@ -42,9 +42,10 @@ CHEF_CONNECTION_ARGS: dict[str, dict[str, Any]] = {
 
 def chef_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
     """An AnsibleModule with the connection options; fails with missing_required_lib without chef_api."""
+    # No mutual exclusion of the two key options: client_key_content wins, so that a task can pass key
+    # content while CHEF_CLIENT_KEY is set in the environment.
     module = AnsibleModule(
         argument_spec={**CHEF_CONNECTION_ARGS, **argument_spec},
-        mutually_exclusive=[("client_key", "client_key_content"), *kwargs.pop("mutually_exclusive", [])],
         required_one_of=[("client_key", "client_key_content"), *kwargs.pop("required_one_of", [])],
         **kwargs,
     )
