@@ -47,7 +47,9 @@ options:
     env:
       - name: CHEF_CLIENT_KEY
   client_key_content:
-    description: The client's PEM private key itself; takes precedence over O(client_key). Never logged or printed.
+    description:
+      - The client's PEM private key itself; takes precedence over O(client_key).
+      - Never logged or printed.
     type: str
     env:
       - name: CHEF_CLIENT_KEY_CONTENT
