@@ -175,27 +175,28 @@ class ChefClient:
             return min(float(retry_after), _MAX_RETRY_AFTER)
         return self.backoff * (2**attempt)
 
-    def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes, retry: bool):
+    def _send(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes, retry: bool
+    ) -> tuple[requests.Response, str]:
         request_id = str(uuid.uuid4())
         settings = self.session.merge_environment_settings(self.url(path), {}, None, self.verify, None)
-        attempts = 1 + (self.retries if retry else 0)
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            prepared = self._prepare(method, path, params, body, request_id)
+        retries_left = self.retries if retry else 0
+        attempt = 0
+        while True:
+            response = None
             try:
-                response = self.session.send(prepared, timeout=self.timeout, **settings)
+                response = self.session.send(
+                    self._prepare(method, path, params, body, request_id), timeout=self.timeout, **settings
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if last:
-                    raise ChefConnectionError(
-                        f"{method} {self.url(path)}: {type(exc).__name__} after {attempts} attempt(s): {exc}"
-                    ) from None
-                time.sleep(self._delay(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUSES and not last:
-                time.sleep(self._delay(attempt, response))
-                continue
-            return response, request_id
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                if attempt == retries_left:
+                    failure = f"{type(exc).__name__} after {attempt + 1} attempt(s)"
+                    raise ChefConnectionError(f"{method} {self.url(path)}: {failure}: {exc}") from None
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt == retries_left:
+                    return response, request_id
+            time.sleep(self._delay(attempt, response))
+            attempt += 1
 
     def request(
         self,
