@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ CHEF_VERSION = "18.0.0"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
+
+log = logging.getLogger("chef_api")
 
 
 def path_segment(name: str) -> str:
@@ -193,6 +196,14 @@ class ChefClient:
                     failure = f"{type(exc).__name__} after {attempt + 1} attempt(s)"
                     raise ChefConnectionError(f"{method} {self.url(path)}: {failure}: {exc}") from None
             else:
+                log.debug(
+                    "chef_request method=%s url=%s status=%s attempt=%d request_id=%s",
+                    method,
+                    self.url(path),
+                    response.status_code,
+                    attempt + 1,
+                    request_id,
+                )
                 if response.status_code not in RETRY_STATUSES or attempt == retries_left:
                     return response, request_id
             time.sleep(self._delay(attempt, response))

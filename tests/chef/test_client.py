@@ -5,6 +5,8 @@ signature with the project's verifier, as Chef Infra Server would."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -283,3 +285,15 @@ def test_a_bad_server_url_and_a_missing_key_file_are_clear(tmp_path):
     settings = ChefSettings("http://127.0.0.1:1", "u", client_key=str(tmp_path / "absent.pem"))
     with pytest.raises(ChefSigningError, match="cannot read the client key file"):
         ChefClient.from_settings(settings)
+
+
+def test_the_command_line_makes_one_signed_request(goiardi: Goiardi, stranger_key, seven_nodes):
+    def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "chef_api", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=60)
+
+    ok = cli(goiardi.env(), "get", f"/search/node?q=chef_environment:{seven_nodes}&rows=2")
+    assert ok.returncode == 0, ok.stderr
+    assert len(json.loads(ok.stdout)["rows"]) == 2
+    denied = cli(goiardi.env("admin", stranger_key), "GET", "/nodes")
+    assert denied.returncode == 1 and "HTTP 401: crypto/rsa: verification error" in denied.stderr
