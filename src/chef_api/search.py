@@ -28,7 +28,7 @@ def and_query(terms: Mapping[str, str | None]) -> str:
     return " AND ".join(clauses) or "*:*"
 
 
-def _pages(fetch: Fetch, query: str, rows: int) -> Iterator[list[Any]]:
+def pages(fetch: Fetch, query: str, rows: int) -> Iterator[list[Any]]:
     start = 0
     while True:
         data = fetch({"q": query, "start": start, "rows": rows})
@@ -47,7 +47,7 @@ def _pages(fetch: Fetch, query: str, rows: int) -> Iterator[list[Any]]:
 def search(client: ChefClient, index: str, query: str = "*:*", *, rows: int = DEFAULT_ROWS) -> Iterator[dict]:
     """Every object of an index (node, role, client, environment or a data bag) matching the query."""
     path = f"search/{path_segment(index)}"
-    for page in _pages(lambda params: client.get(path, params), query, rows):
+    for page in pages(lambda params: client.get(path, params), query, rows):
         yield from (row for row in page if row)
 
 
@@ -71,7 +71,7 @@ def partial_search(
         return client.post(path, body, params, idempotent=True)
 
     rows_seen: dict[str, dict] = {}
-    for number, page in enumerate(_pages(fetch, query, rows)):
+    for number, page in enumerate(pages(fetch, query, rows)):
         if number == 0 and client.is_goiardi and len(page) >= rows:
             page = list(fetch({"q": query}).get("rows") or [])
         for row in page:

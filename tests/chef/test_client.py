@@ -32,7 +32,7 @@ from chef_api import (
 from chef_api.client import ChefClient
 from chef_api.clients import create_client, created_client_keys
 from chef_api.nodes import NodeSpec, apply_plan, plan_present
-from chef_api.search import _pages, partial_search
+from chef_api.search import pages, partial_search
 from tests.chef import vectors
 from tests.chef.conftest import Goiardi, free_port, unique
 
@@ -175,7 +175,7 @@ class IndexSim:
     ],
 )
 def test_the_pager_is_complete_whichever_total_the_server_reports(index, requests):
-    seen = [row["i"] for page in _pages(index, "*:*", 3) for row in page]
+    seen = [row["i"] for page in pages(index, "*:*", 3) for row in page]
     assert seen == [i for i in range(index.matches) if i not in index.gaps]
     assert len(index.requests) == requests
 
