@@ -106,7 +106,7 @@ class NodeSpec:
 @dataclass(frozen=True)
 class NodePlan:
     current: dict[str, Any] | None
-    desired: dict[str, Any] | None = field(default=None)
+    desired: dict[str, Any] | None = None
 
     @property
     def changed(self) -> bool:

@@ -29,6 +29,7 @@ def and_query(terms: Mapping[str, str | None]) -> str:
 
 
 def pages(fetch: Fetch, query: str, rows: int) -> Iterator[list[Any]]:
+    """The non-empty pages of a search; `fetch` makes one request from {q, start, rows}."""
     start = 0
     while True:
         data = fetch({"q": query, "start": start, "rows": rows})
