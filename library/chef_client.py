@@ -1,0 +1,223 @@
+#!/usr/bin/python
+"""Ansible module: ensure a Chef API client exists or not; return a new client's private key."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: chef_client
+short_description: Ensure a Chef API client exists (returning its new private key) or not
+description:
+  - Creates, updates or deletes an API client (the identity a node's chef-client signs requests with) on a
+    Chef Infra Server (or goiardi) through its signed REST API.
+  - On creation the server generates a key pair and hands out the private key once, so that a freshly
+    provisioned server can be registered. The module returns it in RV(private_key) only to a task marked
+    C(no_log=true) (so it never reaches the screen or a log, at any verbosity; the registered variable
+    holds it), and/or writes it to O(private_key_path) on the controller. A task that would create a client
+    with neither fails before creating it, rather than print or lose the key.
+  - Both response shapes are handled, C(chef_key) (Chef Infra Server, API version 1 and later) and top-level
+    keys (API version 0, goiardi).
+  - Idempotent, with check mode and diff mode.
+  - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
+author: cdn-infra team
+requirements:
+  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+options:
+  name:
+    description: The client's name (by convention the node's name).
+    type: str
+    required: true
+  state:
+    description: Whether the client should exist.
+    type: str
+    default: present
+    choices: [present, absent]
+  admin:
+    description:
+      - Whether the client is an admin. goiardi honours the flag; Chef Infra Server 12.1 and later ignore it
+        (permissions come from ACLs and groups). Compared only when the server reports it.
+      - Not given, an existing client is left as it is and a new one is not an admin.
+    type: bool
+  validator:
+    description: Whether the client is a validator. Not given, as for O(admin).
+    type: bool
+  private_key_path:
+    description:
+      - Where to write a newly created client's private key on the controller (mode 0600, written
+        atomically). Nothing is written when the client already exists.
+    type: path
+  server_url:
+    description:
+      - Base URL of the Chef API. For Chef Infra Server include the organisation,
+        C(https://chef.example.com/organizations/ORG); for goiardi the bare server URL.
+      - Falls back to the E(CHEF_SERVER_URL) environment variable.
+    type: str
+    required: true
+  client_name:
+    description: The API client (or user) that signs the requests. Falls back to E(CHEF_CLIENT_NAME).
+    type: str
+    required: true
+  client_key:
+    description: Path of the client's PEM private key on the controller. Falls back to E(CHEF_CLIENT_KEY).
+    type: path
+  client_key_content:
+    description:
+      - The client's PEM private key itself; takes precedence over O(client_key). Never logged or printed.
+      - Falls back to E(CHEF_CLIENT_KEY_CONTENT).
+    type: str
+  sign_version:
+    description:
+      - Request signing protocol. C(1.3) (SHA-256) needs Chef Server 12.4 or later; C(1.1) is chef-client's
+        default; C(1.0) cannot sign long client names. Falls back to E(CHEF_SIGN_VERSION).
+    type: str
+    default: "1.3"
+    choices: ["1.0", "1.1", "1.3"]
+  server_api_version:
+    description:
+      - Sent as X-Ops-Server-API-Version. Chef Infra Server accepts 0 to 2, goiardi 0 to 1.
+      - Falls back to E(CHEF_SERVER_API_VERSION).
+    type: str
+    default: "1"
+  validate_certs:
+    description: Verify the server's TLS certificate. Falls back to E(CHEF_VALIDATE_CERTS).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+notes:
+  - The private key of an existing client cannot be read back. To get a new one, delete and re-create the
+    client (the old key stops working).
+  - Creating clients needs an admin client (or the right ACLs); others get HTTP 403 with the server's message.
+seealso:
+  - module: chef_node
+"""
+
+EXAMPLES = r"""
+- name: Register the new server as a Chef client (the key comes back once, to a no_log task)
+  chef_client:
+    name: "{{ inventory_hostname }}"
+  delegate_to: localhost
+  register: chef_registration
+  no_log: true
+
+- name: Install its key
+  ansible.builtin.copy:
+    content: "{{ chef_registration.private_key }}"
+    dest: /etc/chef/client.pem
+    owner: root
+    mode: "0600"
+  when: chef_registration.private_key is not none
+  no_log: true
+
+- name: Or keep the new key in a file on the controller, with the task's output visible
+  chef_client:
+    name: "{{ inventory_hostname }}"
+    private_key_path: "{{ playbook_dir }}/.chef/{{ inventory_hostname }}.pem"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+client:
+  description: The client record (name, flags, public key) after the task; null when absent.
+  returned: always
+  type: dict
+  sample: {name: edge1, admin: false, validator: false, public_key: "-----BEGIN PUBLIC KEY-----..."}
+private_key:
+  description:
+    - The new client's PEM private key, when this task created the client and is marked C(no_log); null
+      otherwise (an existing client, check mode, a task without C(no_log)).
+  returned: always
+  type: str
+created:
+  description: Whether this task created the client.
+  returned: always
+  type: bool
+"""
+
+from contextlib import suppress  # noqa: E402
+
+from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module  # noqa: E402
+
+# Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
+with suppress(ImportError):
+    from chef_api.clients import (
+        create_client,
+        delete_client,
+        flag_changes,
+        get_client,
+        save_private_key,
+        update_client,
+    )
+
+
+def main() -> None:
+    module = chef_module(
+        {
+            "name": {"type": "str", "required": True},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "admin": {"type": "bool"},
+            "validator": {"type": "bool"},
+            "private_key_path": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    name = params["name"]
+    wanted = {flag: params[flag] for flag in ("admin", "validator") if params[flag] is not None}
+    client = chef_client(module)
+    result = {"changed": False, "created": False, "private_key": None}
+    with chef_errors(module):
+        current = get_client(client, name)
+        after = current
+        if params["state"] == "absent":
+            after = None
+            if current is not None and not module.check_mode:
+                delete_client(client, name)
+        elif current is None:
+            _check_key_destination(module)
+            after = {"name": name, "admin": False, "validator": False, **wanted}
+            if not module.check_mode:
+                created = create_client(client, name, admin=after["admin"], validator=after["validator"])
+                after["public_key"] = created.public_key
+                result["created"] = True
+                _hand_over_key(module, created.private_key, result)
+        elif changes := flag_changes(current, wanted):
+            after = {**current, **changes}
+            if not module.check_mode:
+                update_client(client, name, changes)
+    result.update(changed=current != after, client=after)
+    if module._diff:
+        result["diff"] = {"before": _shown(current), "after": _shown(after)}
+    module.exit_json(**result)
+
+
+def _check_key_destination(module) -> None:
+    # Ansible strips a module's own attempt to censor its result, so the task itself must be no_log.
+    if not module.no_log and not module.params["private_key_path"]:
+        module.fail_json(
+            msg=f"creating client {module.params['name']!r} returns its private key once: mark the task "
+            "no_log: true to receive it in the registered result, or set private_key_path to write it to a "
+            "file on the controller (or both)",
+            status=None,
+            error_code="private_key_unprotected",
+        )
+
+
+def _hand_over_key(module, private_key: str | None, result: dict) -> None:
+    if private_key is None:
+        module.warn("the server did not return a private key for the new client")
+        return
+    if module.params["private_key_path"]:
+        save_private_key(module.params["private_key_path"], private_key)
+    if module.no_log:
+        result["private_key"] = private_key
+
+
+def _shown(record: dict | None) -> dict:
+    return {k: v for k, v in (record or {}).items() if k != "public_key"}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+#!/usr/bin/python
+"""Ansible module: record a deployment (what, version, where, when, by whom, result) in a Chef data bag."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: chef_deployment
+short_description: Record a deployment in the Chef server's deployment log
+description:
+  - Writes one record per deployment (application, version, hosts, environment, time, operator, result and
+    free-form details) as an item of a Chef data bag, created when needed. M(chef_deployment_info) reads the
+    history back; release notes and issue-tracker updates are built from it.
+  - Without O(id) every run records a new deployment (and reports a change). With O(id) the record is
+    idempotent - a repeated task changes nothing, and a later task with the same id can complete it
+    (for example O(result) from C(in_progress) to C(success)).
+  - Check mode and diff mode are supported.
+  - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
+author: cdn-infra team
+requirements:
+  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+options:
+  state:
+    description: C(present) records (or updates) a deployment; C(absent) deletes the record O(id).
+    type: str
+    default: present
+    choices: [present, absent]
+  bag:
+    description: The data bag that holds the log.
+    type: str
+    default: deployments
+  id:
+    description:
+      - The record's id (letters, digits, C(_), C(-), C(.)); generated from app, version and time when not
+        given. Required with O(state=absent).
+    type: str
+  app:
+    description: What was deployed. Required for a new record.
+    type: str
+  version:
+    description: The version deployed. Required for a new record.
+    type: str
+  hosts:
+    description: Where it was deployed (inventory or Chef node names).
+    type: list
+    elements: str
+  environment:
+    description: The environment deployed to.
+    type: str
+  deployed_at:
+    description: When, as ISO 8601 (stored as UTC). Defaults to now for a new record.
+    type: str
+  deployed_by:
+    description: Who deployed. Defaults to the user running Ansible on the controller for a new record.
+    type: str
+  result:
+    description: The outcome. Defaults to C(success) for a new record.
+    type: str
+    choices: [success, failure, rolled_back, in_progress]
+  details:
+    description: Free-form data kept with the record (commit, change log, ticket, pipeline URL).
+    type: dict
+  server_url:
+    description:
+      - Base URL of the Chef API. For Chef Infra Server include the organisation,
+        C(https://chef.example.com/organizations/ORG); for goiardi the bare server URL.
+      - Falls back to the E(CHEF_SERVER_URL) environment variable.
+    type: str
+    required: true
+  client_name:
+    description: The API client (or user) that signs the requests. Falls back to E(CHEF_CLIENT_NAME).
+    type: str
+    required: true
+  client_key:
+    description: Path of the client's PEM private key on the controller. Falls back to E(CHEF_CLIENT_KEY).
+    type: path
+  client_key_content:
+    description:
+      - The client's PEM private key itself; takes precedence over O(client_key). Never logged or printed.
+      - Falls back to E(CHEF_CLIENT_KEY_CONTENT).
+    type: str
+  sign_version:
+    description:
+      - Request signing protocol. C(1.3) (SHA-256) needs Chef Server 12.4 or later; C(1.1) is chef-client's
+        default; C(1.0) cannot sign long client names. Falls back to E(CHEF_SIGN_VERSION).
+    type: str
+    default: "1.3"
+    choices: ["1.0", "1.1", "1.3"]
+  server_api_version:
+    description:
+      - Sent as X-Ops-Server-API-Version. Chef Infra Server accepts 0 to 2, goiardi 0 to 1.
+      - Falls back to E(CHEF_SERVER_API_VERSION).
+    type: str
+    default: "1"
+  validate_certs:
+    description: Verify the server's TLS certificate. Falls back to E(CHEF_VALIDATE_CERTS).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+notes:
+  - The data bag is created on the first record; that needs the right to create data bags (an admin client
+    on goiardi), and writing items needs write access to the bag.
+seealso:
+  - module: chef_deployment_info
+"""
+
+EXAMPLES = r"""
+- name: Record the analytics release on the edge nodes
+  chef_deployment:
+    app: analytics_agent
+    version: "{{ analytics_version }}"
+    hosts: "{{ ansible_play_hosts }}"
+    environment: production
+    details:
+      commit: "{{ lookup('env', 'CI_COMMIT_SHA') }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Open a record before rolling out, and complete it afterwards (same id, idempotent)
+  chef_deployment:
+    id: "shop-{{ shop_version }}-{{ lookup('env', 'CI_PIPELINE_ID') }}"
+    app: shop
+    version: "{{ shop_version }}"
+    result: in_progress
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+deployment:
+  description: The record as it is after the task (as it would be, in check mode); null when absent.
+  returned: always
+  type: dict
+  sample:
+    id: shop-1.4.2-20250131T120000Z-1a2b3c
+    app: shop
+    version: 1.4.2
+    hosts: [edge1, edge2]
+    environment: production
+    deployed_at: "2025-01-31T12:00:00Z"
+    deployed_by: deploy
+    result: success
+    details: {commit: 3f2c1d0}
+"""
+
+import getpass  # noqa: E402
+from contextlib import suppress  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module  # noqa: E402
+
+# Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
+with suppress(ImportError):
+    from chef_api.deployments import DeploymentSpec, delete_record, get_record, plan_record, write_record
+
+RECORD_FIELDS = ("app", "version", "hosts", "environment", "deployed_at", "deployed_by", "result", "details")
+
+
+def main() -> None:
+    module = chef_module(
+        {
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "bag": {"type": "str", "default": "deployments"},
+            "id": {"type": "str"},
+            "app": {"type": "str"},
+            "version": {"type": "str"},
+            "hosts": {"type": "list", "elements": "str"},
+            "environment": {"type": "str"},
+            "deployed_at": {"type": "str"},
+            "deployed_by": {"type": "str"},
+            "result": {"type": "str", "choices": ["success", "failure", "rolled_back", "in_progress"]},
+            "details": {"type": "dict"},
+        },
+        required_if=[("state", "absent", ("id",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    bag = params["bag"]
+    client = chef_client(module)
+    with chef_errors(module):
+        current = get_record(client, bag, params["id"]) if params["id"] else None
+        if params["state"] == "absent":
+            after = None
+        else:
+            spec = DeploymentSpec(id=params["id"], **{name: params[name] for name in RECORD_FIELDS})
+            after = plan_record(current, spec, now=datetime.now(UTC), user=getpass.getuser()).item()
+        changed = current != after
+        if changed and not module.check_mode:
+            if after is None:
+                delete_record(client, bag, params["id"])
+            else:
+                write_record(client, bag, after, exists=current is not None)
+    result = {"changed": changed, "deployment": after}
+    if module._diff:
+        result["diff"] = {"before": current or {}, "after": after or {}}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+#!/usr/bin/python
+"""Ansible module: read Chef nodes by name or search query."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: chef_node_info
+short_description: Read Chef nodes by name or by search query
+description:
+  - Reads nodes from a Chef Infra Server (or goiardi) through its signed REST API.
+  - By name the nodes are read directly (no search-index lag); by query through search, paged so that the
+    result is complete on Chef Infra Server and on goiardi.
+  - With O(attributes), only those attributes are returned (partial search), which is much lighter than
+    whole node objects with all their Ohai data.
+  - Every node comes with C(ohai_time), the time of its last chef-client run, as an ISO 8601 date.
+  - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
+author: cdn-infra team
+requirements:
+  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+options:
+  name:
+    description: Node names to read. Names that do not exist are returned in RV(missing).
+    type: list
+    elements: str
+    aliases: [names]
+  query:
+    description:
+      - A Chef search query (Lucene syntax), for example C(chef_environment:production AND role:edge).
+      - Without O(name) and O(query), every node.
+    type: str
+  attributes:
+    description:
+      - Return only these attributes, as C(alias) to attribute path (a dotted string or a list of keys).
+      - C(name) and C(ohai_time) are always included.
+    type: dict
+  rows:
+    description: Search page size.
+    type: int
+    default: 1000
+  server_url:
+    description:
+      - Base URL of the Chef API. For Chef Infra Server include the organisation,
+        C(https://chef.example.com/organizations/ORG); for goiardi the bare server URL.
+      - Falls back to the E(CHEF_SERVER_URL) environment variable.
+    type: str
+    required: true
+  client_name:
+    description: The API client (or user) that signs the requests. Falls back to E(CHEF_CLIENT_NAME).
+    type: str
+    required: true
+  client_key:
+    description: Path of the client's PEM private key on the controller. Falls back to E(CHEF_CLIENT_KEY).
+    type: path
+  client_key_content:
+    description:
+      - The client's PEM private key itself; takes precedence over O(client_key). Never logged or printed.
+      - Falls back to E(CHEF_CLIENT_KEY_CONTENT).
+    type: str
+  sign_version:
+    description:
+      - Request signing protocol. C(1.3) (SHA-256) needs Chef Server 12.4 or later; C(1.1) is chef-client's
+        default; C(1.0) cannot sign long client names. Falls back to E(CHEF_SIGN_VERSION).
+    type: str
+    default: "1.3"
+    choices: ["1.0", "1.1", "1.3"]
+  server_api_version:
+    description:
+      - Sent as X-Ops-Server-API-Version. Chef Infra Server accepts 0 to 2, goiardi 0 to 1.
+      - Falls back to E(CHEF_SERVER_API_VERSION).
+    type: str
+    default: "1"
+  validate_certs:
+    description: Verify the server's TLS certificate. Falls back to E(CHEF_VALIDATE_CERTS).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+notes:
+  - Check mode is supported; the module changes nothing.
+  - Search on Chef Infra Server is eventually consistent (about a minute); read just-written nodes by O(name).
+seealso:
+  - module: chef_node
+"""
+
+EXAMPLES = r"""
+- name: Read two nodes
+  chef_node_info:
+    server_url: https://chef.example.com/organizations/cdn
+    client_name: ansible
+    client_key: ~/.chef/ansible.pem
+    name: [edge1, edge2]
+  delegate_to: localhost
+  register: chef_nodes
+
+- name: Where each production edge node is and when chef-client last ran (partial search)
+  chef_node_info:
+    query: "chef_environment:production AND role:edge"
+    attributes:
+      ip: ipaddress
+      kernel: kernel.release
+  delegate_to: localhost
+  register: edge_nodes
+  # server_url, client_name and client_key from CHEF_SERVER_URL, CHEF_CLIENT_NAME, CHEF_CLIENT_KEY
+"""
+
+RETURN = r"""
+nodes:
+  description:
+    - Full node objects, or with O(attributes) the requested attributes by alias.
+    - C(ohai_time) is the last chef-client run as an ISO 8601 UTC date, or null if it never ran.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: edge1
+      ohai_time: "2025-01-31T12:00:00Z"
+      ip: 10.0.0.1
+missing:
+  description: Names given in O(name) that the server does not know.
+  returned: always
+  type: list
+  elements: str
+  sample: [edge9]
+"""
+
+from contextlib import suppress  # noqa: E402
+
+from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module  # noqa: E402
+
+# Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
+with suppress(ImportError):
+    from chef_api.nodes import node_info
+
+
+def main() -> None:
+    module = chef_module(
+        {
+            "name": {"type": "list", "elements": "str", "aliases": ["names"]},
+            "query": {"type": "str"},
+            "attributes": {"type": "dict"},
+            "rows": {"type": "int", "default": 1000},
+        },
+        mutually_exclusive=[("name", "query")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    client = chef_client(module)
+    with chef_errors(module):
+        nodes, missing = node_info(
+            client,
+            names=params["name"] or (),
+            query=params["query"],
+            attributes=params["attributes"],
+            rows=params["rows"],
+        )
+    module.exit_json(changed=False, nodes=nodes, missing=missing)
+
+
+if __name__ == "__main__":
+    main()

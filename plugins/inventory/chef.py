@@ -1,0 +1,260 @@
+"""Ansible inventory plugin: the nodes of a Chef server, grouped by environment, role and tag."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: chef
+short_description: Chef Infra Server (or goiardi) nodes as inventory
+description:
+  - Reads nodes with one partial search (the projection of C(knife status) plus roles and tags), so only a
+    few attributes per node travel, not whole Ohai trees.
+  - Adds each node as a host with C(chef_*) variables and puts it in groups by environment, role (from the
+    run list and the roles expanded on the last chef-client run) and tag.
+  - Supports the constructed options (compose, groups, keyed_groups) and inventory caching.
+  - Everything that comes from the API is marked unsafe, so a node's attributes are never templated.
+  - The configuration file name must end in C(.chef.yml) or C(.chef.yaml).
+  - Needs the repository's C(chef_api) package (src/chef_api) in the Python that runs Ansible.
+author: cdn-infra team
+requirements:
+  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; it makes the file a Chef inventory source.
+    type: str
+    required: true
+    choices: [chef]
+  server_url:
+    description:
+      - Base URL of the Chef API. For Chef Infra Server include the organisation,
+        C(https://chef.example.com/organizations/ORG); for goiardi the bare server URL.
+    type: str
+    required: true
+    env:
+      - name: CHEF_SERVER_URL
+  client_name:
+    description: The API client (or user) that signs the requests.
+    type: str
+    required: true
+    env:
+      - name: CHEF_CLIENT_NAME
+  client_key:
+    description: Path of the client's PEM private key.
+    type: path
+    env:
+      - name: CHEF_CLIENT_KEY
+  client_key_content:
+    description:
+      - The client's PEM private key itself; takes precedence over O(client_key).
+      - Never logged or printed.
+    type: str
+    env:
+      - name: CHEF_CLIENT_KEY_CONTENT
+  sign_version:
+    description: Request signing protocol version.
+    type: str
+    default: "1.3"
+    choices: ["1.0", "1.1", "1.3"]
+    env:
+      - name: CHEF_SIGN_VERSION
+  server_api_version:
+    description: Sent as X-Ops-Server-API-Version (Chef Infra Server 0 to 2, goiardi 0 to 1).
+    type: str
+    default: "1"
+    env:
+      - name: CHEF_SERVER_API_VERSION
+  validate_certs:
+    description: Verify the server's TLS certificate.
+    type: bool
+    default: true
+    env:
+      - name: CHEF_VALIDATE_CERTS
+  timeout:
+    description: Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+  query:
+    description: The node search query (Lucene syntax), for example C(chef_environment:production).
+    type: str
+    default: "*:*"
+  rows:
+    description: Search page size.
+    type: int
+    default: 1000
+  attributes:
+    description:
+      - More attributes to fetch, as C(alias) to attribute path (dotted string or list); each becomes the
+        host variable C(<var_prefix><alias>).
+    type: dict
+    default: {}
+  hostname:
+    description: What names the host in the inventory.
+    type: str
+    default: name
+    choices: [name, fqdn, ipaddress]
+  address:
+    description: What to set C(ansible_host) to (C(none) leaves it unset).
+    type: str
+    default: ipaddress
+    choices: [ipaddress, fqdn, none]
+  group_by:
+    description: Which groups to make.
+    type: list
+    elements: str
+    default: [environment, roles, tags]
+    choices: [environment, roles, tags]
+  environment_group_prefix:
+    description: Prefix of the environment groups (C(chef_env_production)).
+    type: str
+    default: chef_env_
+  role_group_prefix:
+    description: Prefix of the role groups (C(chef_role_edge)).
+    type: str
+    default: chef_role_
+  tag_group_prefix:
+    description: Prefix of the tag groups (C(chef_tag_canary)).
+    type: str
+    default: chef_tag_
+  var_prefix:
+    description: Prefix of the host variables set from Chef.
+    type: str
+    default: chef_
+"""
+
+EXAMPLES = r"""
+# production.chef.yml; credentials from CHEF_CLIENT_NAME and CHEF_CLIENT_KEY
+plugin: chef
+server_url: https://chef.example.com/organizations/cdn
+query: "chef_environment:production"
+attributes:
+  datacenter: leaseweb.datacenter
+keyed_groups:
+  - key: chef_platform
+    prefix: os
+compose:
+  ansible_user: "'deploy'"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/ansible-chef
+cache_timeout: 600
+"""
+
+from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
+from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
+
+try:
+    from chef_api import ChefClient, ChefError, ChefSettings
+    from chef_api.nodes import KNIFE_STATUS_KEYS, NodeSummary, split_attribute_path
+    from chef_api.search import partial_search
+
+    CHEF_API_MISSING = None
+except ImportError as exc:
+    CHEF_API_MISSING = exc
+
+_CONNECTION_OPTIONS = (
+    "server_url",
+    "client_name",
+    "client_key",
+    "client_key_content",
+    "sign_version",
+    "server_api_version",
+    "validate_certs",
+    "timeout",
+)
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "chef"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith((".chef.yml", ".chef.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        if CHEF_API_MISSING is not None:
+            raise AnsibleError(
+                f"the chef inventory plugin needs chef_api (run scripts/venv.sh): {CHEF_API_MISSING}"
+            )
+        self._read_config_data(path)
+        for row in self._node_rows(path, cache):
+            self._add_node(NodeSummary.from_row(row))
+
+    def _node_rows(self, path: str, cache: bool) -> list[dict]:
+        """The partial-search rows, from the cache when it is on and fresh."""
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache")
+        if use_cache and cache:
+            try:
+                return self._cache[cache_key]
+            except KeyError:
+                pass
+        rows = self._fetch()
+        if use_cache:
+            self._cache[cache_key] = rows
+        return rows
+
+    def _fetch(self) -> list[dict]:
+        settings = ChefSettings(**{name: self.get_option(name) for name in _CONNECTION_OPTIONS})
+        try:
+            keys = {
+                **KNIFE_STATUS_KEYS,
+                **{alias: split_attribute_path(p) for alias, p in self.get_option("attributes").items()},
+            }
+            with ChefClient.from_settings(settings) as client:
+                found = partial_search(
+                    client, "node", keys, self.get_option("query"), rows=self.get_option("rows")
+                )
+        except (ChefError, ValueError) as exc:
+            raise AnsibleParserError(f"chef inventory {settings.server_url}: {exc}") from None
+        return [row["data"] for row in found if (row.get("data") or {}).get("name")]
+
+    def _host_vars(self, node: NodeSummary) -> dict:
+        fields = {
+            "name": node.name,
+            "environment": node.environment,
+            "run_list": list(node.run_list),
+            "roles": list(node.roles),
+            "tags": list(node.tags),
+            "ipaddress": node.ipaddress,
+            "fqdn": node.fqdn,
+            "platform": node.platform,
+            "platform_version": node.platform_version,
+            "ohai_time": node.ohai_time,
+            "last_run": node.last_run,
+            **node.extra,
+        }
+        prefix = self.get_option("var_prefix")
+        return {f"{prefix}{name}": value for name, value in fields.items()}
+
+    def _groups(self, node: NodeSummary) -> list[str]:
+        wanted = self.get_option("group_by")
+        groups = []
+        if "environment" in wanted:
+            groups.append(self.get_option("environment_group_prefix") + node.environment)
+        if "roles" in wanted:
+            groups += [self.get_option("role_group_prefix") + role for role in node.roles]
+        if "tags" in wanted:
+            groups += [self.get_option("tag_group_prefix") + tag for tag in node.tags]
+        return [self._sanitize_group_name(group) for group in groups]
+
+    def _add_node(self, node: NodeSummary) -> None:
+        hostname = getattr(node, self.get_option("hostname")) or node.name
+        host = self.inventory.add_host(wrap_var(hostname))
+        host_vars = self._host_vars(node)
+        address = self.get_option("address")
+        if address != "none" and getattr(node, address):
+            host_vars["ansible_host"] = getattr(node, address)
+        for name, value in host_vars.items():
+            # API data is never a template: a node attribute holding "{{ ... }}" stays text.
+            self.inventory.set_variable(host, name, wrap_var(value))
+        for group in self._groups(node):
+            self.inventory.add_child(self.inventory.add_group(group), host)
+        strict = self.get_option("strict")
+        all_vars = self.inventory.get_host(host).get_vars()
+        self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), all_vars, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), all_vars, host, strict=strict)

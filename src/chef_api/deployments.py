@@ -1,0 +1,243 @@
+"""The deployment log: one data bag item per deployment (what, version, where, when, by whom, result).
+
+Release notes and issue-tracker updates are built from `history()`. Reading goes through search (server-side
+filters, scales) or through the bag's item list (no index lag: Chef Infra Server commits its search index
+about every 60 s, goiardi at once).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chef_api.client import ChefClient, path_segment
+from chef_api.errors import ChefConflictError, ChefNotFoundError
+from chef_api.search import and_query, search
+
+DEFAULT_BAG = "deployments"
+RESULTS = ("success", "failure", "rolled_back", "in_progress")
+# Chef's data bag item ids (Chef::DataBagItem VALID_ID): letters, digits, '_', '-', '.'.
+_VALID_ID = re.compile(r"[A-Za-z0-9_.\-]+")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+# Item keys Chef adds on write, which are not part of the record.
+_SERVER_KEYS = frozenset({"chef_type", "data_bag", "json_class"})
+
+
+def utc_iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 date or date-time; naive values are taken as UTC."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date or date-time: {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def check_id(value: str) -> str:
+    if not _VALID_ID.fullmatch(value):
+        raise ValueError(f"deployment id {value!r} may contain only letters, digits, '_', '-' and '.'")
+    return value
+
+
+def new_deployment_id(app: str, version: str, when: datetime) -> str:
+    """Sortable and readable: `shop-1.2.3-20250101T120000Z-a1b2c3`."""
+    slug = _ID_UNSAFE.sub("_", f"{app}-{version}")
+    return f"{slug}-{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    app: str
+    version: str
+    deployed_at: str
+    deployed_by: str
+    result: str = "success"
+    hosts: tuple[str, ...] = ()
+    environment: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app": self.app,
+            "version": self.version,
+            "deployed_at": self.deployed_at,
+            "deployed_by": self.deployed_by,
+            "result": self.result,
+            "hosts": list(self.hosts),
+            "environment": self.environment,
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Deployment:
+        return cls(
+            id=str(item["id"]),
+            app=str(item.get("app", "")),
+            version=str(item.get("version", "")),
+            deployed_at=str(item.get("deployed_at", "")),
+            deployed_by=str(item.get("deployed_by", "")),
+            result=str(item.get("result", "")),
+            hosts=tuple(str(h) for h in item.get("hosts") or ()),
+            environment=item.get("environment"),
+            details=dict(item.get("details") or {}),
+        )
+
+    @property
+    def when(self) -> datetime | None:
+        try:
+            return parse_time(self.deployed_at)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What a task asks for; None keeps the recorded value (or the default, for a new record)."""
+
+    app: str | None = None
+    version: str | None = None
+    id: str | None = None
+    hosts: Sequence[str] | None = None
+    environment: str | None = None
+    deployed_at: str | None = None
+    deployed_by: str | None = None
+    result: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
+def plan_record(
+    current: Mapping[str, Any] | None, spec: DeploymentSpec, *, now: datetime, user: str
+) -> Deployment:
+    """The record to write: the current one (or a new one stamped now, by user) with the spec applied.
+
+    Without an explicit id every call is a new deployment; with one, repeating the call changes nothing,
+    and a later call can complete it (result in_progress -> success).
+    """
+    if spec.result is not None and spec.result not in RESULTS:
+        raise ValueError(f"result must be one of {', '.join(RESULTS)}, got {spec.result!r}")
+    if current is None:
+        if not spec.app or not spec.version:
+            raise ValueError("a new deployment record needs app and version")
+        base = Deployment(
+            id=check_id(spec.id) if spec.id else new_deployment_id(spec.app, spec.version, now),
+            app=spec.app,
+            version=spec.version,
+            deployed_at=utc_iso(now),
+            deployed_by=user,
+        )
+    else:
+        base = Deployment.from_item(current)
+    changes = {
+        "app": spec.app,
+        "version": spec.version,
+        "hosts": tuple(spec.hosts) if spec.hosts is not None else None,
+        "environment": spec.environment,
+        "deployed_at": utc_iso(parse_time(spec.deployed_at)) if spec.deployed_at else None,
+        "deployed_by": spec.deployed_by,
+        "result": spec.result,
+        "details": dict(spec.details) if spec.details is not None else None,
+    }
+    return replace(base, **{name: value for name, value in changes.items() if value is not None})
+
+
+def record_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A bag item without what the server adds (search rows wrap it in `raw_data`)."""
+    raw = item.get("raw_data", item)
+    return {k: v for k, v in raw.items() if k not in _SERVER_KEYS}
+
+
+def item_path(bag: str, item_id: str | None = None) -> str:
+    return f"data/{path_segment(bag)}" + (f"/{path_segment(item_id)}" if item_id else "")
+
+
+def ensure_bag(client: ChefClient, bag: str) -> bool:
+    """Create the data bag unless it exists; True when created."""
+    try:
+        client.post("data", {"name": bag})
+    except ChefConflictError:
+        return False
+    return True
+
+
+def get_record(client: ChefClient, bag: str, item_id: str) -> dict[str, Any] | None:
+    item = client.get_or_none(item_path(bag, item_id))
+    return record_item(item) if item is not None else None
+
+
+def write_record(client: ChefClient, bag: str, item: Mapping[str, Any], *, exists: bool) -> None:
+    """Replace an existing item, or add a new one (creating the bag on the first record)."""
+    if exists:
+        client.put(item_path(bag, item["id"]), item)
+    else:
+        ensure_bag(client, bag)
+        client.post(item_path(bag), item)
+
+
+def delete_record(client: ChefClient, bag: str, item_id: str) -> None:
+    client.delete(item_path(bag, item_id))
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    app: str | None = None
+    host: str | None = None
+    environment: str | None = None
+    result: str | None = None
+    since: datetime | None = None
+
+    def query(self) -> str:
+        return and_query(
+            {"app": self.app, "hosts": self.host, "environment": self.environment, "result": self.result}
+        )
+
+    def matches(self, record: Deployment) -> bool:
+        when = record.when
+        return (
+            (self.app is None or record.app == self.app)
+            and (self.host is None or self.host in record.hosts)
+            and (self.environment is None or record.environment == self.environment)
+            and (self.result is None or record.result == self.result)
+            and (self.since is None or (when is not None and when >= self.since))
+        )
+
+
+def _all_items(client: ChefClient, bag: str) -> Iterable[Mapping[str, Any]]:
+    for item_id in sorted(client.get(item_path(bag)) or {}):
+        item = client.get_or_none(item_path(bag, item_id))
+        if item is not None:
+            yield item
+
+
+def history(
+    client: ChefClient,
+    bag: str = DEFAULT_BAG,
+    filters: HistoryFilter | None = None,
+    *,
+    use_search: bool = True,
+    limit: int | None = None,
+) -> list[Deployment]:
+    """Matching records, newest first; an absent bag is an empty history."""
+    filters = filters or HistoryFilter()
+    try:
+        items: Iterable[Mapping[str, Any]] = (
+            search(client, bag, filters.query()) if use_search else _all_items(client, bag)
+        )
+        records = [Deployment.from_item(record_item(item)) for item in items]
+    except ChefNotFoundError:
+        return []
+    # Search narrows by app/host/environment; `since` (and everything, for the item list) is checked here.
+    found = sorted(
+        (r for r in records if filters.matches(r)),
+        key=lambda r: (r.when or datetime.min.replace(tzinfo=UTC), r.id),
+        reverse=True,
+    )
+    return found[:limit] if limit else found
