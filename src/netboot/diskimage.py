@@ -96,7 +96,12 @@ def site_overlay(site: SiteConfig, image_sha256: str) -> bytes:
         "CDN_CALLBACK": site.callback_url,
         "CDN_TOKEN": site.token,
     }
-    marker = {"server_id": site.server_id, "hostname": site.hostname, "image_sha256": image_sha256}
+    marker = {
+        "server_id": site.server_id,
+        "hostname": site.hostname,
+        "image_sha256": image_sha256,
+        "install_token": site.token,
+    }
     archive = CpioArchive()
     archive.tree("etc/cdn")
     archive.file("etc/cdn/site.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode())
