@@ -60,7 +60,7 @@ def boot_server_address(inventory_file: Path) -> str | None:
     """HOST:PORT on this machine of the lab's boot web server: its first `lab_publish` mapping."""
     data = yaml.safe_load(inventory_file.read_text()) or {}
     children = data.get("all", {}).get("children", {}) or {}
-    names = list(((children.get(BOOT_SERVER_GROUP) or {}).get("hosts") or {}))
+    names = list((children.get(BOOT_SERVER_GROUP) or {}).get("hosts") or {})
     for spec in load_lab_hosts(inventory_file):
         if spec.inventory_name in names and spec.publish:
             host, port, _ = spec.publish[0].rsplit(":", 2)

@@ -73,7 +73,11 @@ class PowerEvent:
             raise TwinError(f"bad macAddress {mac!r}")
         lease = data.get("lease")
         if lease is not None:
-            if not isinstance(lease, dict) or not isinstance(lease.get("bootfile"), str) or not lease["bootfile"]:
+            if (
+                not isinstance(lease, dict)
+                or not isinstance(lease.get("bootfile"), str)
+                or not lease["bootfile"]
+            ):
                 raise TwinError("lease must be null or an object with a bootfile")
             lease = Lease(lease["bootfile"], lease.get("hostname") or "")
         return cls(event, server_id, mac.lower(), lease)
@@ -240,7 +244,9 @@ class Twin:
         number = previous.number + 1 if previous else 1
         console = self.dir / "console" / f"boot-{number:04d}.log"
         console.parent.mkdir(exist_ok=True)
-        boot = BootRecord(number, "network" if lease else "disk", lease.bootfile if lease else "", str(console))
+        boot = BootRecord(
+            number, "network" if lease else "disk", lease.bootfile if lease else "", str(console)
+        )
         argv = qemu_argv(settings, self.dir, boot, boot_server, lease.hostname if lease else "")
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

@@ -1,7 +1,7 @@
 """`netboot-build`: build (or take from the cache) everything a server boots, and say where it is.
 
-    netboot-build                      JSON: kernel, live initrd, installed-OS initramfs, disk image
-    netboot-build --docroot DIR        also lay the live image out under DIR/images/live/ for a boot server
+netboot-build                      JSON: kernel, live initrd, installed-OS initramfs, disk image
+netboot-build --docroot DIR        also lay the live image out under DIR/images/live/ for a boot server
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def publish_live(artefacts: Artefacts, docroot: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    parser = argparse.ArgumentParser(prog="netboot-build", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="netboot-build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kernel", default="linux-image-cloud-amd64", help="kernel metapackage")
     parser.add_argument("--docroot", type=Path, help="copy the live image into this boot server docroot")
     args = parser.parse_args(argv)

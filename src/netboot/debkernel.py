@@ -51,14 +51,18 @@ def modinfo(path: Path) -> dict[str, str]:
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
 
     def section(index: int) -> tuple[int, int, int]:
-        name, _type, _flags, _addr, offset, size = struct.unpack_from("<IIQQQQ", data, shoff + index * shentsize)
+        name, _type, _flags, _addr, offset, size = struct.unpack_from(
+            "<IIQQQQ", data, shoff + index * shentsize
+        )
         return name, offset, size
 
     _, strtab, _ = section(shstrndx)
     for index in range(shnum):
         name, offset, size = section(index)
         if data[strtab + name : data.index(b"\0", strtab + name)] == b".modinfo":
-            pairs = (item.split(b"=", 1) for item in data[offset : offset + size].split(b"\0") if b"=" in item)
+            pairs = (
+                item.split(b"=", 1) for item in data[offset : offset + size].split(b"\0") if b"=" in item
+            )
             return {key.decode(): value.decode(errors="replace") for key, value in pairs}
     return {}
 
@@ -85,7 +89,9 @@ class DebianKernel:
 
     @cached_property
     def _modules(self) -> dict[str, Path]:
-        return {path.name.removesuffix(".ko").replace("-", "_"): path for path in self.modules_dir.rglob("*.ko")}
+        return {
+            path.name.removesuffix(".ko").replace("-", "_"): path for path in self.modules_dir.rglob("*.ko")
+        }
 
     @cached_property
     def _builtin(self) -> set[str]:

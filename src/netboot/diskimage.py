@@ -105,7 +105,9 @@ def site_overlay(site: SiteConfig, image_sha256: str) -> bytes:
     archive = CpioArchive()
     archive.tree("etc/cdn")
     archive.file("etc/cdn/site.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode())
-    archive.file("etc/cdn/authorized_keys", "".join(f"{key}\n" for key in site.authorized_keys).encode(), 0o600)
+    archive.file(
+        "etc/cdn/authorized_keys", "".join(f"{key}\n" for key in site.authorized_keys).encode(), 0o600
+    )
     archive.file("etc/cdn-provisioned", "".join(f"{k}={v}\n" for k, v in marker.items()).encode())
     return archive.to_gzip()
 
@@ -135,8 +137,24 @@ def _assemble(image: Path, vmlinuz: Path, initramfs: Path, size_mib: int, work: 
         stream.truncate(total * SECTOR)
         stream.write(_mbr(total))
     # Fixed volume serial number: reproducible bytes.
-    _mtools("mformat", "-i", _fs(image), "-T", str(total - PARTITION_START), "-h", "64", "-s", "32",
-            "-H", str(PARTITION_START), "-N", "0cd10001", "-v", "CDNBOOT", "::")
+    _mtools(
+        "mformat",
+        "-i",
+        _fs(image),
+        "-T",
+        str(total - PARTITION_START),
+        "-h",
+        "64",
+        "-s",
+        "32",
+        "-H",
+        str(PARTITION_START),
+        "-N",
+        "0cd10001",
+        "-v",
+        "CDNBOOT",
+        "::",
+    )
     _mtools("syslinux", "--offset", str(PARTITION_START * SECTOR), "--install", str(image))
     for name, source in (("vmlinuz", vmlinuz), ("initrd.img", initramfs)):
         staged = work / name

@@ -1,1 +1,1 @@
-"""Installing the OS onto a server running the live image, over SSH, with pyinfra (a POSIX shell is enough)."""
+"""Installing the OS on a server that runs the live image, over SSH with pyinfra (a POSIX shell is enough)."""

@@ -87,16 +87,18 @@ def install(target: Target, site: SiteConfig, generic: DiskImage, device: str) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cdn-install-os", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cdn-install-os", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", required=True, help="address of the server's live image sshd")
     parser.add_argument("--port", type=int, default=22)
     parser.add_argument("--user", default="root")
     parser.add_argument("--key", type=Path, required=True, help="the operator's private key")
     parser.add_argument("--server-id", required=True)
     parser.add_argument("--hostname", required=True)
-    parser.add_argument("--authorized-keys", type=Path, required=True,
-                        help="public keys for the installed OS, one per line")
+    parser.add_argument(
+        "--authorized-keys", type=Path, required=True, help="public keys for the installed OS, one per line"
+    )
     parser.add_argument("--callback-url", default="", help="the installed OS reports stage 'installed' here")
     parser.add_argument("--token", default="", help="this provisioning run's token, echoed in callbacks")
     parser.add_argument("--image", type=Path, help="a generic disk image (default: build the project's)")

@@ -14,17 +14,41 @@ from tests.twin.support import BootServer, new_port, render_boot_files
 
 # The servers the render tests look at, one per profile (their keys are never used to log in).
 PROFILE_SERVERS = [
-    {"id": "render-live", "mac": "52:54:00:0A:00:01", "hostname": "live1.cdn.example", "profile": "live",
-     "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderLive ops@example"], "token": "tok-live"},
-    {"id": "render-rescue", "mac": "52:54:00:0A:00:02", "hostname": "rescue1.cdn.example",
-     "profile": "rescue", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderRescue ops@example"],
-     "token": "tok-rescue"},
-    {"id": "render-preseed", "mac": "52:54:00:0A:00:03", "hostname": "deb1.cdn.example",
-     "profile": "debian-preseed", "token": "tok-preseed",
-     "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderA ops@example", "ssh-rsa AAAAB3NzaRenderB ci@example"]},
+    {
+        "id": "render-live",
+        "mac": "52:54:00:0A:00:01",
+        "hostname": "live1.cdn.example",
+        "profile": "live",
+        "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderLive ops@example"],
+        "token": "tok-live",
+    },
+    {
+        "id": "render-rescue",
+        "mac": "52:54:00:0A:00:02",
+        "hostname": "rescue1.cdn.example",
+        "profile": "rescue",
+        "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderRescue ops@example"],
+        "token": "tok-rescue",
+    },
+    {
+        "id": "render-preseed",
+        "mac": "52:54:00:0A:00:03",
+        "hostname": "deb1.cdn.example",
+        "profile": "debian-preseed",
+        "token": "tok-preseed",
+        "ssh_keys": [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderA ops@example",
+            "ssh-rsa AAAAB3NzaRenderB ci@example",
+        ],
+    },
 ]
-TWIN = {"id": "twin-101", "mac": "52:54:00:C1:01:01", "hostname": "edge101.lab.example", "profile": "live",
-        "token": "run-101"}
+TWIN = {
+    "id": "twin-101",
+    "mac": "52:54:00:C1:01:01",
+    "hostname": "edge101.lab.example",
+    "profile": "live",
+    "token": "run-101",
+}
 TIMINGS: dict[str, float] = {}
 
 
@@ -41,8 +65,9 @@ def artefacts() -> Artefacts:
 @pytest.fixture(scope="session")
 def operator_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     key = tmp_path_factory.mktemp("operator") / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "twin-operator", "-f", str(key)],
-                   check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "twin-operator", "-f", str(key)], check=True
+    )
     return key
 
 

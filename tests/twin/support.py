@@ -71,8 +71,11 @@ class BootServer:
         user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
         conf = self.prefix / "nginx.conf"
         conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix))
-        subprocess.run(["nginx", "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "error.log")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["nginx", "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "error.log")],
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
         pid_file = self.prefix / "nginx.pid"
@@ -90,7 +93,11 @@ def render_boot_files(server: BootServer, servers: list[dict[str, object]], work
     extra.write_text(json.dumps({**server.role_vars(), "twin_test_servers": servers}))
     proc = subprocess.run(
         ["ansible-playbook", str(RENDER_PLAYBOOK), "-e", f"@{extra}"],
-        capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT, check=False,
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        cwd=REPO_ROOT,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
@@ -111,10 +118,29 @@ def wait_for_text(path: Path, pattern: str, timeout: float) -> re.Match[str]:
 
 def ssh(port: int, key: Path, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
-         "root@127.0.0.1", command],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            "ssh",
+            "-i",
+            str(key),
+            "-p",
+            str(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            "root@127.0.0.1",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

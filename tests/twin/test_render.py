@@ -14,8 +14,20 @@ from tests.twin.conftest import PROFILE_SERVERS
 
 # What Debian's iPXE build (2019) runs (shared/reference/lab-notes.md): no params/param, poweroff, ntp.
 DEBIAN_IPXE_COMMANDS = {
-    "echo", "iseq", "isset", "goto", "kernel", "initrd", "imgargs", "boot", "chain", "exit",
-    "menu", "item", "choose", "shell",
+    "echo",
+    "iseq",
+    "isset",
+    "goto",
+    "kernel",
+    "initrd",
+    "imgargs",
+    "boot",
+    "chain",
+    "exit",
+    "menu",
+    "item",
+    "choose",
+    "shell",
 }
 BY_PROFILE = {server["profile"]: server for server in PROFILE_SERVERS}
 
@@ -77,7 +89,9 @@ def test_live_kernel_line_carries_callback_and_key_source(boot_server, profile):
     assert args["cdn.token"] == server["token"]
     assert args["cdn.keys"] == f"http://10.0.2.100/servers/{server['id']}.keys"
     assert args["initrd"] == "initrd.img"  # the EFI build needs it; the initrd URL's name must match
-    assert f"initrd http://10.0.2.100/images/live/{args['initrd']} || goto failed" in script(boot_server, server)
+    assert f"initrd http://10.0.2.100/images/live/{args['initrd']} || goto failed" in script(
+        boot_server, server
+    )
 
 
 @pytest.mark.parametrize("profile", ["live", "rescue"])
@@ -144,7 +158,11 @@ def test_boot_server_serves_scripts_and_answers_callbacks(boot_server):
     status, body = fetch(boot_server, f"/servers/{server['id']}.ipxe")
     assert (status, body.decode()) == (200, script(boot_server, server))
     assert fetch(boot_server, "/nothing-here")[0] == 404
-    assert fetch(boot_server, "/callback/render-live/probe?token=unit&mac=52:54:00:0a:00:01", "POST")[0] == 204
+    assert (
+        fetch(boot_server, "/callback/render-live/probe?token=unit&mac=52:54:00:0a:00:01", "POST")[0] == 204
+    )
     lines = Path(boot_server.callback_log).read_text().splitlines()
-    assert any(" server_id=render-live stage=probe token=unit mac=52:54:00:0a:00:01 " in line for line in lines)
+    assert any(
+        " server_id=render-live stage=probe token=unit mac=52:54:00:0a:00:01 " in line for line in lines
+    )
     assert fetch(boot_server, "/callback/../etc/passwd", "POST")[0] in (400, 404)

@@ -29,9 +29,22 @@ class TwinRun:
     def power(self, event: str, lease: dict[str, str] | None) -> dict[str, object]:
         payload = {"event": event, "serverId": TWIN["id"], "macAddress": TWIN["mac"], "lease": lease}
         proc = subprocess.run(
-            ["lab", "twin", "power-event", "--state-dir", str(self.state_dir), "--boot-server",
-             self.boot_server.address, "--ssh-port", str(self.ssh_port)],
-            input=json.dumps(payload), capture_output=True, text=True, timeout=60, check=False,
+            [
+                "lab",
+                "twin",
+                "power-event",
+                "--state-dir",
+                str(self.state_dir),
+                "--boot-server",
+                self.boot_server.address,
+                "--ssh-port",
+                str(self.ssh_port),
+            ],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout.splitlines()[-1])
@@ -80,11 +93,29 @@ def disk_boot(twin, installed):
 
 def install(twin: TwinRun, key: Path) -> dict[str, object]:
     proc = subprocess.run(
-        ["cdn-install-os", "--host", "127.0.0.1", "--port", str(twin.ssh_port), "--key", str(key),
-         "--server-id", TWIN["id"], "--hostname", TWIN["hostname"], "--authorized-keys",
-         str(key.with_suffix(".pub")), "--callback-url", f"http://10.0.2.100/callback/{TWIN['id']}",
-         "--token", TWIN["token"]],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            "cdn-install-os",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(twin.ssh_port),
+            "--key",
+            str(key),
+            "--server-id",
+            TWIN["id"],
+            "--hostname",
+            TWIN["hostname"],
+            "--authorized-keys",
+            str(key.with_suffix(".pub")),
+            "--callback-url",
+            f"http://10.0.2.100/callback/{TWIN['id']}",
+            "--token",
+            TWIN["token"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout.splitlines()[-1])
@@ -112,8 +143,11 @@ def test_ipxe_ran_the_script_for_this_mac(live, twin):
 
 
 def test_live_image_called_back(live, boot_server):
-    wait_for_text(boot_server.callback_log,
-                  rf"server_id={TWIN['id']} stage=live token={TWIN['token']} mac={TWIN['mac'].lower()} ", 10)
+    wait_for_text(
+        boot_server.callback_log,
+        rf"server_id={TWIN['id']} stage=live token={TWIN['token']} mac={TWIN['mac'].lower()} ",
+        10,
+    )
 
 
 def test_ssh_into_the_live_image_with_the_operator_key(live, twin, operator_key):
@@ -152,7 +186,9 @@ def test_power_cycle_without_lease_boots_the_installed_os(disk_boot, twin, opera
 
 
 def test_installed_os_called_back_and_booted_without_the_network(disk_boot, twin, boot_server):
-    wait_for_text(boot_server.callback_log, rf"server_id={TWIN['id']} stage=installed token={TWIN['token']} ", 10)
+    wait_for_text(
+        boot_server.callback_log, rf"server_id={TWIN['id']} stage=installed token={TWIN['token']} ", 10
+    )
     console = twin.console().read_text(errors="replace")
     assert "SYSLINUX" in console
     assert "iPXE" not in console.split("Booting from Hard Disk")[-1]
@@ -162,6 +198,10 @@ def test_power_off_stops_the_vm(disk_boot, twin):
     result = twin.power("powerOff", None)
     assert result == {"event": "powerOff", "serverId": TWIN["id"], "action": "stopped", "running": False}
     assert Twin(twin.state_dir, TWIN["id"]).pid() is None
-    status = subprocess.run(["lab", "twin", "status", "--state-dir", str(twin.state_dir)], capture_output=True,
-                            text=True, check=True).stdout
+    status = subprocess.run(
+        ["lab", "twin", "status", "--state-dir", str(twin.state_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert status.startswith(f"{TWIN['id']}\toff\tmac={TWIN['mac'].lower()}\tssh=127.0.0.1:{twin.ssh_port}")

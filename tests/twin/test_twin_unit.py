@@ -11,14 +11,19 @@ from lab.hosts import boot_server_address
 from lab.paths import LAB_INVENTORY
 from lab.twin import BOOT_SERVER_IP, BootRecord, Lease, PowerEvent, TwinError, TwinSettings, qemu_argv
 
-EVENT = {"event": "powerCycle", "serverId": "12345", "macAddress": "AA:BB:CC:00:11:22",
-         "lease": {"bootfile": "http://10.0.2.100/servers/12345.ipxe", "hostname": "edge1"}}
+EVENT = {
+    "event": "powerCycle",
+    "serverId": "12345",
+    "macAddress": "AA:BB:CC:00:11:22",
+    "lease": {"bootfile": "http://10.0.2.100/servers/12345.ipxe", "hostname": "edge1"},
+}
 
 
 def test_power_event_is_parsed():
     event = PowerEvent.from_json(json.dumps(EVENT))
-    assert event == PowerEvent("powerCycle", "12345", "aa:bb:cc:00:11:22",
-                               Lease("http://10.0.2.100/servers/12345.ipxe", "edge1"))
+    assert event == PowerEvent(
+        "powerCycle", "12345", "aa:bb:cc:00:11:22", Lease("http://10.0.2.100/servers/12345.ipxe", "edge1")
+    )
     assert PowerEvent.from_json(json.dumps({**EVENT, "lease": None})).lease is None
 
 
@@ -52,8 +57,10 @@ def test_network_boot_isolates_the_guest_and_offers_the_bootfile():
     netdev = argv[argv.index("-netdev") + 1].split(",")
     assert "restrict=on" in netdev
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in netdev
-    assert any(item.startswith(f"guestfwd=tcp:{BOOT_SERVER_IP}:80-cmd:") and item.endswith("nc 127.0.0.1 18069")
-               for item in netdev)
+    assert any(
+        item.startswith(f"guestfwd=tcp:{BOOT_SERVER_IP}:80-cmd:") and item.endswith("nc 127.0.0.1 18069")
+        for item in netdev
+    )
     assert "bootfile=http://10.0.2.100/a,,b.ipxe" in argv[argv.index("-netdev") + 1]
     assert argv[argv.index("-boot") + 1] == "order=nc"
     assert argv[argv.index("-device") + 1] == "virtio-net-pci,netdev=n0,mac=aa:bb:cc:00:11:22"
