@@ -205,3 +205,39 @@ def test_power_off_stops_the_vm(disk_boot, twin):
         check=True,
     ).stdout
     assert status.startswith(f"{TWIN['id']}\toff\tmac={TWIN['mac'].lower()}\tssh=127.0.0.1:{twin.ssh_port}")
+
+
+def test_a_script_never_boots_another_servers_nic(boot_server, tmp_path):
+    """A lease pointing at another server's script (an operator's typo) must not boot that profile."""
+    stranger = TwinRun(tmp_path / "twins", new_port(), boot_server)
+    kernels_before = boot_server.access_log.read_text().count('uri="/images/live/vmlinuz"')
+    payload = {
+        "event": "powerOn",
+        "serverId": "twin-102",
+        "macAddress": "52:54:00:C1:01:02",
+        "lease": {"bootfile": f"http://10.0.2.100/servers/{TWIN['id']}.ipxe", "hostname": "edge102"},
+    }
+    proc = subprocess.run(
+        [
+            "lab",
+            "twin",
+            "power-event",
+            "--state-dir",
+            str(stranger.state_dir),
+            "--boot-server",
+            boot_server.address,
+        ],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    try:
+        console = Path(json.loads(proc.stdout)["console"])
+        wait_for_text(console, r"this script is for 52:54:00:c1:01:01, not 52:54:00:c1:01:02", BOOT_TIMEOUT)
+        wait_for_text(console, r"Booting from Hard Disk", 60)
+    finally:
+        Twin(stranger.state_dir, "twin-102").stop()
+    assert boot_server.access_log.read_text().count('uri="/images/live/vmlinuz"') == kernels_before
