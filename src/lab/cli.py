@@ -30,7 +30,7 @@ from lab.podman import (
     wait_for_systemd,
 )
 from lab.sshkey import ensure_ssh_key
-from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins
+from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
 
 log = logging.getLogger("lab")
 
@@ -91,7 +91,9 @@ def cmd_twin_power_event(args: argparse.Namespace) -> None:
     if not boot_server:
         raise TwinError("no --boot-server and no published port for the inventory's ipxe_server host")
     event = PowerEvent.from_json(sys.stdin.read())
-    options = HookOptions(args.state_dir, boot_server, args.ssh_port, args.memory)
+    options = HookOptions(
+        args.state_dir, boot_server, ssh_port_for(event.server_id, args.ssh_port), args.memory
+    )
     result = handle_power_event(event, options)
     log.info("power_event %s", " ".join(f"{k}={v}" for k, v in result.items()))
     print(json.dumps(result))
@@ -122,7 +124,13 @@ def _twin_parser(sub: argparse._SubParsersAction) -> None:
     tsub = twin.add_subparsers(dest="twin_command", required=True)
     event = tsub.add_parser("power-event", parents=[state], help="act on one power-hook JSON object (stdin)")
     event.add_argument("--boot-server", help="HOST:PORT of the boot web server on this host's loopback")
-    event.add_argument("--ssh-port", type=int, help="loopback port for the guest's sshd (kept per twin)")
+    event.add_argument(
+        "--ssh-port",
+        action="append",
+        default=[],
+        metavar="[SERVER_ID=]PORT",
+        help="loopback port of the guest's sshd, for one server or any (default: a free port, kept)",
+    )
     event.add_argument("--memory", type=int, help="guest RAM in MiB (default 256)")
     event.set_defaults(func=cmd_twin_power_event)
     tsub.add_parser("status", parents=[state], help="every twin's state").set_defaults(func=cmd_twin_status)

@@ -109,6 +109,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def ssh_port_for(server_id: str, choices: list[str]) -> int | None:
+    """The port from `--ssh-port` values: SERVER_ID=PORT for this server wins over a bare PORT."""
+    fallback = None
+    for choice in choices:
+        name, _, port = choice.rpartition("=")
+        if not port.isdigit():
+            raise TwinError(f"bad --ssh-port {choice!r}: expected PORT or SERVER_ID=PORT")
+        if name == server_id:
+            return int(port)
+        if not name:
+            fallback = int(port)
+    return fallback
+
+
 def _qemu_escape(value: str) -> str:
     """QEMU's option syntax: a literal comma is written twice."""
     return value.replace(",", ",,")

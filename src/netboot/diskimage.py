@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from netboot import cpio
 from netboot.cache import cache_root, digest, file_digest
 from netboot.cpio import CpioArchive
 
@@ -118,7 +119,9 @@ def _unprovisioned() -> SiteConfig:
 
 def build_disk_image(vmlinuz: Path, initramfs: Path, size_mib: int = 32) -> DiskImage:
     """The generic installed-OS image (no site data), cached under a hash of its inputs."""
-    parts = [file_digest(vmlinuz), file_digest(initramfs), MBR_CODE.read_bytes(), SYSLINUX_CFG, str(size_mib)]
+    parts = [file_digest(vmlinuz), file_digest(initramfs), MBR_CODE.read_bytes(), str(size_mib)]
+    # The builder's own code is part of the recipe: changing how an image is made makes a new one.
+    parts += [Path(__file__).read_bytes(), Path(cpio.__file__).read_bytes()]
     parts.append(subprocess.run(["syslinux", "--version"], capture_output=True, text=True).stderr)
     path = cache_root() / "disk" / f"os-{digest(parts)}.img"
     if not path.exists():

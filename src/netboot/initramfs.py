@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from netboot import cpio
 from netboot.cache import cache_root, digest
 from netboot.cpio import CpioArchive
 from netboot.debkernel import DebianKernel
@@ -96,6 +97,8 @@ def _archive(recipe: InitramfsRecipe, kernel: DebianKernel, host_files: dict[str
 
 def recipe_digest(recipe: InitramfsRecipe, kernel: DebianKernel, host_files: dict[str, Path]) -> str:
     parts: list[str | bytes] = [recipe.name, recipe.init, *recipe.modules, kernel.package, kernel.version]
+    # The builder's own code is part of the recipe: changing how an image is made makes a new one.
+    parts += [Path(__file__).read_bytes(), Path(cpio.__file__).read_bytes()]
     parts += [path.read_bytes() for path in sorted(FILES.iterdir())]
     for target, source in sorted(host_files.items()):
         parts += [target, source.read_bytes()]

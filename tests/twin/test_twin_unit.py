@@ -9,7 +9,16 @@ import pytest
 
 from lab.hosts import boot_server_address
 from lab.paths import LAB_INVENTORY
-from lab.twin import BOOT_SERVER_IP, BootRecord, Lease, PowerEvent, TwinError, TwinSettings, qemu_argv
+from lab.twin import (
+    BOOT_SERVER_IP,
+    BootRecord,
+    Lease,
+    PowerEvent,
+    TwinError,
+    TwinSettings,
+    qemu_argv,
+    ssh_port_for,
+)
 
 EVENT = {
     "event": "powerCycle",
@@ -77,3 +86,11 @@ def test_disk_boot_has_no_bootfile():
 
 def test_lab_boot_server_is_boot1s_published_port():
     assert boot_server_address(LAB_INVENTORY) == "127.0.0.1:18069"
+
+
+def test_ssh_port_per_server_wins_over_a_default():
+    assert ssh_port_for("12345", ["12344=2201", "12345=2202", "2299"]) == 2202
+    assert ssh_port_for("99999", ["12345=2202", "2299"]) == 2299
+    assert ssh_port_for("99999", ["12345=2202"]) is None
+    with pytest.raises(TwinError, match="bad --ssh-port"):
+        ssh_port_for("1", ["x=y"])
