@@ -8,6 +8,7 @@ tree and ordered by their `depends=` field (read from each module's .modinfo ELF
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import struct
@@ -123,8 +124,22 @@ class DebianKernel:
 
 
 def fetch_kernel(metapackage: str = "linux-image-cloud-amd64") -> DebianKernel:
-    """Download and unpack the kernel package once per version; later calls reuse the cache."""
-    package, version = resolve_package(metapackage)
+    """Download and unpack the kernel package once per version; later calls reuse the cache.
+
+    Debian's security archive replaces kernel versions, so package lists older than the archive name a
+    .deb that is gone: then the lists are refreshed (as root) and the newest version is taken.
+    """
+    try:
+        return _fetch(*resolve_package(metapackage))
+    except KernelError:
+        if os.geteuid() != 0:
+            raise
+        log.info("refreshing apt's package lists and retrying")
+        _run(["apt-get", "update", "-qq"])
+        return _fetch(*resolve_package(metapackage))
+
+
+def _fetch(package: str, version: str) -> DebianKernel:
     root = cache_root() / "kernel" / f"{package}_{version}"
     kernel = DebianKernel(package, version, root)
     if kernel.vmlinuz.exists():

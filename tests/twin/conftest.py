@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import time
 from pathlib import Path
@@ -62,24 +63,40 @@ def artefacts() -> Artefacts:
     return built
 
 
-@pytest.fixture(scope="session")
-def operator_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    key = tmp_path_factory.mktemp("operator") / "id_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "twin-operator", "-f", str(key)], check=True
-    )
+def _keypair(directory: Path, comment: str) -> Path:
+    key = directory / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)], check=True)
     return key
 
 
 @pytest.fixture(scope="session")
-def boot_server(tmp_path_factory: pytest.TempPathFactory, artefacts: Artefacts, operator_key: Path):
+def operator_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's key: the live image gets it from the key source URL, the OS from the installer."""
+    return _keypair(tmp_path_factory.mktemp("operator"), "twin-operator")
+
+
+@pytest.fixture(scope="session")
+def cmdline_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second key, given to the live image on the kernel command line (cdn.authorized_keys)."""
+    return _keypair(tmp_path_factory.mktemp("cmdline"), "twin-cmdline")
+
+
+@pytest.fixture(scope="session")
+def boot_server(
+    tmp_path_factory: pytest.TempPathFactory, artefacts: Artefacts, operator_key: Path, cmdline_key: Path
+):
     """nginx on 127.0.0.1 with the role's site, the live image, and every test server's boot files."""
     require_binary("nginx")
     require_binary("ansible-playbook")
     prefix = tmp_path_factory.mktemp("bootserver")
     server = BootServer(prefix, new_port())
     (server.docroot / "servers").mkdir(parents=True)  # the role's main entry point lays this out
-    twin = {**TWIN, "ssh_keys": [operator_key.with_suffix(".pub").read_text().strip()]}
+    inline = base64.b64encode(cmdline_key.with_suffix(".pub").read_bytes()).decode()
+    twin = {
+        **TWIN,
+        "ssh_keys": [operator_key.with_suffix(".pub").read_text().strip()],
+        "kernel_args": f"cdn.authorized_keys={inline}",
+    }
     render_boot_files(server, [*PROFILE_SERVERS, twin], prefix)
     publish_live(artefacts, server.docroot)
     server.start()

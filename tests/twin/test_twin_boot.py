@@ -156,6 +156,12 @@ def test_ssh_into_the_live_image_with_the_operator_key(live, twin, operator_key)
     assert proc.stdout.split() == ["live", TWIN["hostname"], "disk"]
 
 
+def test_ssh_into_the_live_image_with_the_key_from_the_kernel_command_line(live, twin, cmdline_key):
+    proc = ssh(twin.ssh_port, cmdline_key, "grep -c . /root/.ssh/authorized_keys")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2"
+
+
 def test_live_image_refuses_a_key_it_was_not_given(live, twin, tmp_path):
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
@@ -183,6 +189,10 @@ def test_power_cycle_without_lease_boots_the_installed_os(disk_boot, twin, opera
     assert marker["hostname"] == TWIN["hostname"]
     assert marker["install_token"] == TWIN["token"]
     assert "no-live" in proc.stdout
+
+
+def test_installed_os_has_only_the_installers_keys(disk_boot, twin, cmdline_key):
+    assert ssh(twin.ssh_port, cmdline_key, "true").returncode == 255
 
 
 def test_installed_os_called_back_and_booted_without_the_network(disk_boot, twin, boot_server):

@@ -77,14 +77,14 @@ callback() {
     fi
 }
 
-# root's authorized_keys from a file (FILE) or, else, from the key source URL in CDN_KEYS_URL.
+# root's authorized_keys: the keys in FILE (if any) plus those from the key source URL in CDN_KEYS_URL.
 install_keys() {
     mkdir -p /root/.ssh
     chmod 700 /root /root/.ssh
-    if [ -s "$1" ]; then
-        cp "$1" /root/.ssh/authorized_keys
-    elif [ -n "$CDN_KEYS_URL" ]; then
-        http GET "$CDN_KEYS_URL" > /root/.ssh/authorized_keys || say "no keys from $CDN_KEYS_URL"
+    : > /root/.ssh/authorized_keys
+    [ -s "$1" ] && cat "$1" >> /root/.ssh/authorized_keys
+    if [ -n "$CDN_KEYS_URL" ]; then
+        http GET "$CDN_KEYS_URL" >> /root/.ssh/authorized_keys || say "no keys from $CDN_KEYS_URL"
     fi
     chmod 600 /root/.ssh/authorized_keys
     say "$(grep -cE '^(ssh-|ecdsa-|sk-)' /root/.ssh/authorized_keys) SSH key(s) for root"
