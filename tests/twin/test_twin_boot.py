@@ -25,9 +25,12 @@ class TwinRun:
     state_dir: Path
     ssh_port: int
     boot_server: object
+    server_id: str = TWIN["id"]
+    mac: str = TWIN["mac"]
 
     def power(self, event: str, lease: dict[str, str] | None) -> dict[str, object]:
-        payload = {"event": event, "serverId": TWIN["id"], "macAddress": TWIN["mac"], "lease": lease}
+        """Feed `lab twin power-event` one event, as the LeaseWeb simulator's power hook does."""
+        payload = {"event": event, "serverId": self.server_id, "macAddress": self.mac, "lease": lease}
         proc = subprocess.run(
             [
                 "lab",
@@ -49,8 +52,11 @@ class TwinRun:
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout.splitlines()[-1])
 
+    def stop(self) -> None:
+        Twin(self.state_dir, self.server_id).stop()
+
     def console(self) -> Path:
-        boot = Twin(self.state_dir, TWIN["id"]).boot()
+        boot = Twin(self.state_dir, self.server_id).boot()
         assert boot is not None
         return Path(boot.console)
 
@@ -60,7 +66,7 @@ def twin(boot_server, tmp_path_factory):
     require_binary("qemu-system-x86_64")
     run = TwinRun(tmp_path_factory.mktemp("twins"), new_port(), boot_server)
     yield run
-    Twin(run.state_dir, TWIN["id"]).stop()
+    run.stop()
 
 
 @pytest.fixture(scope="module")
@@ -219,35 +225,14 @@ def test_power_off_stops_the_vm(disk_boot, twin):
 
 def test_a_script_never_boots_another_servers_nic(boot_server, tmp_path):
     """A lease pointing at another server's script (an operator's typo) must not boot that profile."""
-    stranger = TwinRun(tmp_path / "twins", new_port(), boot_server)
+    stranger = TwinRun(tmp_path / "twins", new_port(), boot_server, "twin-102", "52:54:00:C1:01:02")
     kernels_before = boot_server.access_log.read_text().count('uri="/images/live/vmlinuz"')
-    payload = {
-        "event": "powerOn",
-        "serverId": "twin-102",
-        "macAddress": "52:54:00:C1:01:02",
-        "lease": {"bootfile": f"http://10.0.2.100/servers/{TWIN['id']}.ipxe", "hostname": "edge102"},
-    }
-    proc = subprocess.run(
-        [
-            "lab",
-            "twin",
-            "power-event",
-            "--state-dir",
-            str(stranger.state_dir),
-            "--boot-server",
-            boot_server.address,
-        ],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    lease = {"bootfile": f"http://10.0.2.100/servers/{TWIN['id']}.ipxe", "hostname": "edge102"}
     try:
-        console = Path(json.loads(proc.stdout)["console"])
+        assert stranger.power("powerOn", lease)["device"] == "network"
+        console = stranger.console()
         wait_for_text(console, r"this script is for 52:54:00:c1:01:01, not 52:54:00:c1:01:02", BOOT_TIMEOUT)
         wait_for_text(console, r"Booting from Hard Disk", 60)
     finally:
-        Twin(stranger.state_dir, "twin-102").stop()
+        stranger.stop()
     assert boot_server.access_log.read_text().count('uri="/images/live/vmlinuz"') == kernels_before
