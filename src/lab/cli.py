@@ -102,7 +102,8 @@ def cmd_twin_power_event(args: argparse.Namespace) -> None:
 def cmd_twin_status(args: argparse.Namespace) -> None:
     for twin in list_twins(args.state_dir):
         settings, boot, pid = twin.settings(), twin.boot(), twin.pid()
-        assert settings is not None
+        if settings is None:
+            continue
         state = f"running pid={pid}" if pid else "off"
         last = f"boot={boot.number} device={boot.device}" if boot else "never booted"
         print(f"{twin.server_id}\t{state}\tmac={settings.mac}\tssh=127.0.0.1:{settings.ssh_port}\t{last}")

@@ -109,9 +109,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = _parser().parse_args(argv)
-    keys = tuple(line.strip() for line in args.authorized_keys.read_text().splitlines() if line.strip())
-    site = SiteConfig(args.server_id, args.hostname, keys, args.callback_url, args.token)
     try:
+        keys = tuple(line.strip() for line in args.authorized_keys.read_text().splitlines() if line.strip())
+        if not keys:
+            raise InstallError(
+                f"{args.authorized_keys}: no public keys: nobody could log in to the installed OS"
+            )
+        site = SiteConfig(args.server_id, args.hostname, keys, args.callback_url, args.token)
         if args.image:
             generic = DiskImage(args.image, args.image.stat().st_size, file_digest(args.image))
         else:
