@@ -11,6 +11,8 @@ packages=(
   mariadb-server mariadb-client goiardi ruby ruby-mixlib-authentication
   # the bare-metal twin: QEMU with iPXE ROMs, its initrd and its DHCP server
   qemu-system-x86 ipxe-qemu cpio busybox-static dnsmasq-base nginx-light
+  # the netboot images: sshd and SFTP for the live and installed initramfs, a bootable disk without mounts
+  dropbear-bin openssh-sftp-server syslinux syslinux-common mtools
   # benchmark baselines
   mawk mtail
 )

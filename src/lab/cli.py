@@ -3,18 +3,22 @@
 lab image                      build (or reuse) the Debian base image
 lab up | down | status         the lab's container hosts from inventory/lab/hosts.yml
 lab container up|down NAME...  single containers from the same recipe (Molecule's create/destroy)
+lab twin power-event           the LeaseWeb simulator's power hook: one JSON event on stdin
+lab twin status | console ID | stop ID
+                               the bare-metal twins (QEMU VMs), by hand
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
-from lab.hosts import LAB_NETWORK, lab_container, load_lab_hosts
+from lab.hosts import LAB_NETWORK, boot_server_address, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
-from lab.paths import LAB_INVENTORY
+from lab.paths import LAB_INVENTORY, LAB_STATE
 from lab.podman import (
     ContainerHost,
     PodmanError,
@@ -26,6 +30,7 @@ from lab.podman import (
     wait_for_systemd,
 )
 from lab.sshkey import ensure_ssh_key
+from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
 
 log = logging.getLogger("lab")
 
@@ -76,6 +81,65 @@ def cmd_container(args: argparse.Namespace) -> None:
     _start([lab_container(name, image, args.network, role="molecule") for name in args.names])
 
 
+def cmd_twin_power_event(args: argparse.Namespace) -> None:
+    boot_server = args.boot_server or boot_server_address(args.inventory)
+    if not boot_server:
+        raise TwinError("no --boot-server and no published port for the inventory's ipxe_server host")
+    event = PowerEvent.from_json(sys.stdin.read())
+    options = HookOptions(
+        args.state_dir, boot_server, ssh_port_for(event.server_id, args.ssh_port), args.memory
+    )
+    result = handle_power_event(event, options)
+    log.info("power_event %s", " ".join(f"{k}={v}" for k, v in result.items()))
+    print(json.dumps(result))
+
+
+def cmd_twin_status(args: argparse.Namespace) -> None:
+    for twin in list_twins(args.state_dir):
+        settings, boot, pid = twin.settings(), twin.boot(), twin.pid()
+        if settings is None:
+            continue
+        state = f"running pid={pid}" if pid else "off"
+        last = f"boot={boot.number} device={boot.device}" if boot else "never booted"
+        print(f"{twin.server_id}\t{state}\tmac={settings.mac}\tssh=127.0.0.1:{settings.ssh_port}\t{last}")
+
+
+def cmd_twin_console(args: argparse.Namespace) -> None:
+    print(Twin(args.state_dir, args.server_id).console_text(args.boot, args.raw), end="")
+
+
+def cmd_twin_stop(args: argparse.Namespace) -> None:
+    stopped = Twin(args.state_dir, args.server_id).stop()
+    print(f"{args.server_id}: {'stopped' if stopped else 'not running'}")
+
+
+def _twin_parser(sub: argparse._SubParsersAction) -> None:
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument("--state-dir", type=Path, default=LAB_STATE / "twin", help="twins' state (.lab/twin)")
+    twin = sub.add_parser("twin", help="the bare-metal twin: QEMU VMs driven by power events")
+    tsub = twin.add_subparsers(dest="twin_command", required=True)
+    event = tsub.add_parser("power-event", parents=[state], help="act on one power-hook JSON object (stdin)")
+    event.add_argument("--boot-server", help="HOST:PORT of the boot web server on this host's loopback")
+    event.add_argument(
+        "--ssh-port",
+        action="append",
+        default=[],
+        metavar="[SERVER_ID=]PORT",
+        help="loopback port of the guest's sshd, for one server or any (default: a free port, kept)",
+    )
+    event.add_argument("--memory", type=int, help="guest RAM in MiB (default 256)")
+    event.set_defaults(func=cmd_twin_power_event)
+    tsub.add_parser("status", parents=[state], help="every twin's state").set_defaults(func=cmd_twin_status)
+    console = tsub.add_parser("console", parents=[state], help="print a twin's serial console log")
+    console.add_argument("server_id")
+    console.add_argument("--boot", type=int, help="boot number (default: the latest)")
+    console.add_argument("--raw", action="store_true", help="keep terminal escape sequences")
+    console.set_defaults(func=cmd_twin_console)
+    stop = tsub.add_parser("stop", parents=[state], help="power a twin off")
+    stop.add_argument("server_id")
+    stop.set_defaults(func=cmd_twin_stop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     container.add_argument("names", nargs="+")
     container.add_argument("--network", default=LAB_NETWORK)
     container.set_defaults(func=cmd_container)
+    _twin_parser(sub)
     return parser
 
 
@@ -99,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (PodmanError, ValueError, OSError) as exc:
+    except (PodmanError, TwinError, ValueError, OSError) as exc:
         log.error("%s", exc)
         return 1
     return 0

@@ -16,6 +16,7 @@ from lab.podman import ContainerHost
 
 LAB_NETWORK = "cdnlab"
 CONTAINER_GROUP = "lab_containers"
+BOOT_SERVER_GROUP = "ipxe_server"
 
 
 def lab_container(
@@ -81,3 +82,15 @@ def load_lab_hosts(inventory_file: Path) -> list[LabHostSpec]:
             )
         )
     return specs
+
+
+def boot_server_address(inventory_file: Path) -> str | None:
+    """HOST:PORT on this machine of the lab's boot web server: its first `lab_publish` mapping."""
+    data = yaml.safe_load(inventory_file.read_text()) or {}
+    children = data.get("all", {}).get("children", {}) or {}
+    names = list((children.get(BOOT_SERVER_GROUP) or {}).get("hosts") or {})
+    for spec in load_lab_hosts(inventory_file):
+        if spec.inventory_name in names and spec.publish:
+            host, port, _ = spec.publish[0].rsplit(":", 2)
+            return f"{host}:{port}"
+    return None
