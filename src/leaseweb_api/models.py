@@ -131,6 +131,10 @@ class Server(Record):
             private_networks=[_dict(item) for item in _list(data.get("privateNetworks"))],
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record plus the addresses most callers look for first."""
+        return {**super().to_dict(), "public_mac": self.public_mac, "public_ip": self.public_ip, "macs": self.macs, "ips": self.ips}
+
     def interface(self, kind: str) -> NetworkInterface | None:
         return self.network_interfaces.get(kind)
 
