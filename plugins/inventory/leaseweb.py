@@ -6,11 +6,12 @@ DOCUMENTATION = r"""
 name: leaseweb
 short_description: LeaseWeb dedicated servers as inventory hosts
 description:
-  - Lists the account's dedicated servers through LeaseWeb's Dedicated Server API v2 and makes each one a host,
-    named by its contract reference (or its id when it has none, see O(hostnames)), in the group O(group).
-  - Host variables (prefix O(var_prefix)) carry the server's id, reference, site, suite, rack, unit, MAC and IP
-    addresses, interfaces, features and hardware. They come from the API, so they are marked unsafe and never
-    templated.
+  - Lists the account's dedicated servers through LeaseWeb's Dedicated Server API v2 and makes each one a
+    host, named by its contract reference (or its id when it has none, see O(hostnames)), in the group
+    O(group).
+  - Host variables (prefix O(var_prefix)) carry the server's id, reference, site, suite, rack, unit, MAC and
+    IP addresses, interfaces, features and hardware. They come from the API, so they are marked unsafe and
+    never templated.
   - Supports the constructed options (O(compose), O(groups), O(keyed_groups)) and inventory caching.
   - Uses a YAML configuration file whose name ends with C(leaseweb.yml) or C(leaseweb.yaml).
 author: cdn-infra

@@ -133,7 +133,13 @@ class Server(Record):
 
     def to_dict(self) -> dict[str, Any]:
         """The record plus the addresses most callers look for first."""
-        return {**super().to_dict(), "public_mac": self.public_mac, "public_ip": self.public_ip, "macs": self.macs, "ips": self.ips}
+        extra = {
+            "public_mac": self.public_mac,
+            "public_ip": self.public_ip,
+            "macs": self.macs,
+            "ips": self.ips,
+        }
+        return {**super().to_dict(), **extra}
 
     def interface(self, kind: str) -> NetworkInterface | None:
         return self.network_interfaces.get(kind)

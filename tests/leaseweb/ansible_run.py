@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 
-def ansible_env(sim: SimulatorProcess, *, key_in_env: bool = True, json_output: bool = True) -> dict[str, str]:
+def ansible_env(
+    sim: SimulatorProcess, *, key_in_env: bool = True, json_output: bool = True
+) -> dict[str, str]:
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -69,7 +71,13 @@ def run_playbook(
     key_in_env: bool = True,
     json_output: bool = True,
 ) -> PlaybookRun:
-    command = [require_binary("ansible-playbook"), str(PLAYBOOKS / name), "-e", json.dumps(extra_vars or {}), *args]
+    command = [
+        require_binary("ansible-playbook"),
+        str(PLAYBOOKS / name),
+        "-e",
+        json.dumps(extra_vars or {}),
+        *args,
+    ]
     command += ["--check"] if check else []
     command += ["--diff"] if diff else []
     done = subprocess.run(

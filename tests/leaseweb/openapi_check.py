@@ -1,9 +1,9 @@
-"""Checks recorded exchanges (the simulator's journal) against LeaseWeb's official OpenAPI spec with openapi-core.
+"""Checks recorded exchanges (the simulator's journal) against LeaseWeb's OpenAPI spec, with openapi-core.
 
 Requests are checked as the API would see them (path, query, headers, body); answers against the operation's
 declared response for that status. Where the simulator must send a status the spec does not declare for the
-operation (it declares 404 on a few operations only, and never 409, 429, 502 or 504), the body is checked against
-the spec's `errorResult` schema instead and the status must be one of UNDECLARED_STATUSES.
+operation (it declares 404 on a few operations only, and never 409, 429, 502 or 504), the body is checked
+against the spec's `errorResult` schema instead, and the status must be one of UNDECLARED_STATUSES.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def response_problems(exchange: dict[str, Any]) -> list[str]:
     if exchange["status"] not in UNDECLARED_STATUSES:
         return [f"{where}: status not declared by the operation"]
     schema = _raw_spec()["components"]["schemas"]["errorResult"]
-    errors = [e.message for e in OAS30Validator(schema).iter_errors(yaml.safe_load(exchange["response_body"]))]
+    errors = [
+        e.message for e in OAS30Validator(schema).iter_errors(yaml.safe_load(exchange["response_body"]))
+    ]
     return [f"{where} errorResult: {message}" for message in errors]
 
 

@@ -1,4 +1,4 @@
-"""A `leaseweb-simulator` process for the tests: started on 127.0.0.1 port 0, its URL read from its first line."""
+"""A `leaseweb-simulator` process for the tests: on 127.0.0.1 port 0, its URL read from its first line."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ class SimulatorProcess:
 
     def admin(self, method: str, name: str, payload: Any = None) -> requests.Response:
         response = requests.request(
-            method, f"{self.url}/_simulator/{name}", json=payload, headers={"X-LSW-Auth": self.api_key}, timeout=10
+            method,
+            f"{self.url}/_simulator/{name}",
+            json=payload,
+            headers={"X-LSW-Auth": self.api_key},
+            timeout=10,
         )
         response.raise_for_status()
         return response
@@ -69,7 +73,15 @@ def start_simulator(workdir: Path, *args: str, seed: Path | None = SEED) -> Simu
     workdir.mkdir(parents=True, exist_ok=True)
     api_key = secrets.token_hex(16)
     log_path = workdir / "simulator.log"
-    command = [require_binary("leaseweb-simulator"), "--host", "127.0.0.1", "--port", "0", "--api-key", api_key]
+    command = [
+        require_binary("leaseweb-simulator"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-key",
+        api_key,
+    ]
     if seed is not None:
         command += ["--seed", str(seed)]
     with log_path.open("w") as log:

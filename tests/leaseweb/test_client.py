@@ -194,7 +194,12 @@ def _fault(client: LeasewebClient, rule: str) -> None:
         ("documented", "500", "The API could not handle your request at this time.", None),
         ("symbol", "APP00800", "The connection with the DB cannot be established.", None),
         ("details-list", "500", "The API could not handle your request at this time.", [1001, 1002]),
-        ("details-nested", "500", "The API could not handle", {"bootfile": {"format": ["This value is not a valid URL."]}}),
+        (
+            "details-nested",
+            "500",
+            "The API could not handle",
+            {"bootfile": {"format": ["This value is not a valid URL."]}},
+        ),
         ("empty-object", None, "Internal Server Error", None),
         ("empty", None, "Internal Server Error", None),
         ("html", None, "Internal Server Error (non-JSON body: <html>", None),
@@ -229,7 +234,10 @@ def test_nested_and_list_details_are_flattened_for_people(client):
 
 
 def test_wrong_key_is_an_authentication_error(sim):
-    with LeasewebClient("not-the-key", sim.url, retry=FAST_RETRY) as api, pytest.raises(AuthenticationError) as caught:
+    with (
+        LeasewebClient("not-the-key", sim.url, retry=FAST_RETRY) as api,
+        pytest.raises(AuthenticationError) as caught,
+    ):
         api.list_servers()
     assert caught.value.error_code == "401"
     assert caught.value.error_message == "You are not authorized to view this resource."
@@ -245,7 +253,9 @@ def test_unknown_server_is_not_found(client):
 def test_bad_body_carries_error_details(client):
     with pytest.raises(BadRequestError) as caught:
         client.install("10001", "NO_SUCH_OS")
-    assert caught.value.error_details == {"operatingSystemId": ["The operating system 'NO_SUCH_OS' is not available."]}
+    assert caught.value.error_details == {
+        "operatingSystemId": ["The operating system 'NO_SUCH_OS' is not available."]
+    }
     with pytest.raises(BadRequestError) as caught:
         client.install("10001", "DEBIAN_12_64BIT", raid={"type": "RAID9"}, power_cycle="yes")
     assert caught.value.error_details == {

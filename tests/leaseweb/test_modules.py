@@ -35,10 +35,18 @@ def test_dhcp_lease_check_apply_again_replace_remove(sim, client):
     check, apply, again, replace, remove_check, remove, remove_again = _ok(run)
     lease_a = {"bootfile": BOOT_A, "hostname": "edge-ams-01"}
 
-    assert (check["changed"], check["lease"], check["diff"]) == (True, lease_a, {"before": {}, "after": lease_a})
+    assert (check["changed"], check["lease"], check["diff"]) == (
+        True,
+        lease_a,
+        {"before": {}, "after": lease_a},
+    )
     # The apply after it still had a change to make: check mode did not make it.
     assert (apply["changed"], apply["diff"]) == (True, {"before": {}, "after": lease_a})
-    assert (apply["lease"]["bootfile"], apply["lease"]["mac"], apply["lease"]["ip"]) == (BOOT_A, MAC_10001, "192.0.2.11")
+    assert (apply["lease"]["bootfile"], apply["lease"]["mac"], apply["lease"]["ip"]) == (
+        BOOT_A,
+        MAC_10001,
+        "192.0.2.11",
+    )
     assert (again["changed"], again["lease"]["bootfile"]) == (False, BOOT_A)
 
     assert replace["changed"] is True
@@ -60,7 +68,12 @@ def test_power_check_apply_wait_and_again(sim, client):
     assert (on_check["changed"], on_check["status"], on_check["previous_status"]) == (True, "off", "off")
     assert on_check["diff"] == {"before": {"power": "off"}, "after": {"power": "on"}}
     # The simulator shows a change 0.3 s late; with wait, the module saw it happen.
-    assert (on["changed"], on["previous_status"], on["status"], on["power"]) == (True, "off", "on", {"ipmi": "on", "pdu": "on"})
+    assert (on["changed"], on["previous_status"], on["status"], on["power"]) == (
+        True,
+        "off",
+        "on",
+        {"ipmi": "on", "pdu": "on"},
+    )
     assert (on_again["changed"], on_again["status"]) == (False, "on")
 
     assert (cycle_check["changed"], cycle["changed"], cycle_again["changed"]) == (True, True, True)
@@ -78,7 +91,11 @@ def test_job_check_apply_wait_and_again(sim, client):
     check, apply, again = _ok(run)
     assert (check["changed"], check["job"]) == (True, None)
     assert apply["changed"] is True
-    assert (apply["job"]["type"], apply["job"]["status"], apply["job"]["is_running"]) == ("install", "FINISHED", False)
+    assert (apply["job"]["type"], apply["job"]["status"], apply["job"]["is_running"]) == (
+        "install",
+        "FINISHED",
+        False,
+    )
     assert apply["job"]["payload"]["operatingSystemId"] == "DEBIAN_12_64BIT"
     assert (again["changed"], again["job"]["uuid"]) == (False, apply["job"]["uuid"])
     assert _requests(sim, "POST", "/install") == 1
@@ -112,13 +129,17 @@ def test_server_info_finds_servers(sim):
 
 def test_errors_carry_the_api_message_and_correlation_id(sim, tmp_path):
     no_site = tmp_path / "python-without-site-packages"
-    no_site.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    no_site.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
     no_site.chmod(0o755)
     run = run_playbook("errors.yml", sim, {"python_without_site_packages": str(no_site)})
     unknown, blank, no_power, bad_os, no_library = run.results()
     errors = {e["correlation_id"]: e for e in sim.exchanges() if e["status"] >= 400}
 
-    assert (unknown["status"], unknown["error_code"], unknown["error_message"]) == (404, "404", "Resource not found")
+    assert (unknown["status"], unknown["error_code"], unknown["error_message"]) == (
+        404,
+        "404",
+        "Resource not found",
+    )
     assert unknown["correlation_id"] in errors and unknown["correlation_id"] in unknown["msg"]
     assert "Resource not found" in unknown["msg"]
 
@@ -130,7 +151,9 @@ def test_errors_carry_the_api_message_and_correlation_id(sim, tmp_path):
     assert no_power["failed"] and "no remote power management" in no_power["msg"]
     assert _requests(sim, "POST", "/powerCycle") == 0
 
-    assert bad_os["error_details"] == {"operatingSystemId": ["The operating system 'NO_SUCH_OS' is not available."]}
+    assert bad_os["error_details"] == {
+        "operatingSystemId": ["The operating system 'NO_SUCH_OS' is not available."]
+    }
 
     assert "Failed to import the required Python library (leaseweb_api" in no_library["msg"]
 
@@ -139,7 +162,9 @@ def test_secrets_never_appear_in_verbose_output(sim, tmp_path):
     secret_vars = tmp_path / "secret.json"
     password = "pw-" + sim.api_key[::-1]
     secret_vars.write_text(json.dumps({"leaseweb_api_key": sim.api_key, "root_password": password}))
-    run = run_playbook("secrets.yml", sim, None, "-vvv", "-e", f"@{secret_vars}", diff=True, json_output=False)
+    run = run_playbook(
+        "secrets.yml", sim, None, "-vvv", "-e", f"@{secret_vars}", diff=True, json_output=False
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert "Resource not found" in output  # the failing task ran, and its output was printed

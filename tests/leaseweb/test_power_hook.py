@@ -35,7 +35,7 @@ def hooked(simulator_factory, tmp_path):
 
 
 def test_power_cycle_with_and_without_a_lease(hooked):
-    sim, api, out = hooked
+    _, api, out = hooked
     api.create_lease("10001", "http://10.0.2.2:8080/edge-ams-01.ipxe", hostname="edge-ams-01")
     api.power_cycle("10001")
     api.delete_lease("10001")

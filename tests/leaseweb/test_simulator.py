@@ -41,7 +41,10 @@ def test_no_key_is_401_with_the_documented_body(sim):
 
 
 def test_every_answer_has_a_fresh_correlation_id(sim):
-    ids = {_get(sim, f"{V2}/servers/10001", **{"X-LSW-Auth": sim.api_key}).headers["APIGW-CORRELATION-ID"] for _ in range(3)}
+    ids = {
+        _get(sim, f"{V2}/servers/10001", **{"X-LSW-Auth": sim.api_key}).headers["APIGW-CORRELATION-ID"]
+        for _ in range(3)
+    }
     assert len(ids) == 3
 
 
@@ -150,7 +153,12 @@ def test_jobs_move_through_their_tasks_to_finished(client):
 
     done = _wait_for(finished)
     assert {"WAITING", "INPROGRESS", "FINISHED"} <= seen
-    assert (done.is_running, done.flow, done.current_task, done.progress["percentage"]) == (False, "#stop", None, 100)
+    assert (done.is_running, done.flow, done.current_task, done.progress["percentage"]) == (
+        False,
+        "#stop",
+        None,
+        100,
+    )
     assert client.list_jobs("10001", is_running=True) == []
     assert [j.uuid for j in client.list_jobs("10001", type="install", status="FINISHED")] == [job.uuid]
 
@@ -184,13 +192,15 @@ def test_a_new_job_can_replace_the_running_one(simulator_factory):
 
 
 def test_automation_off_refuses_jobs(client):
-    with pytest.raises(ApiError, match="featureAvailability.automation"):
+    with pytest.raises(ApiError, match=r"featureAvailability\.automation"):
         client.install("10004", "DEBIAN_12_64BIT")
 
 
 def test_job_timeline_by_the_clock():
     job = Job.start("install", "1", "aa:bb:cc:dd:ee:ff", now=100.0, step=10.0, payload={}, fail=False)
-    assert [t["status"] for t in job.render(125.0)["tasks"]] == ["FINISHED", "FINISHED", "INPROGRESS"] + ["WAITING"] * 3
+    assert [t["status"] for t in job.render(125.0)["tasks"]] == ["FINISHED", "FINISHED", "INPROGRESS"] + [
+        "WAITING"
+    ] * 3
     assert job.render(125.0)["progress"]["percentage"] == 33
     assert job.status(159.9) == "ACTIVE" and job.status(160.0) == "FINISHED"
     job.stop("CANCELED", 135.0)

@@ -15,7 +15,9 @@ from tests.leaseweb.simulator_process import SimulatorProcess
 def _exercise_every_endpoint(client: LeasewebClient, sim: SimulatorProcess) -> None:
     """One call (at least) to each v2 operation the client and the simulator implement."""
     client.list_servers()
-    client.list_servers(site="AMS-01", reference="edge-ams-01", ip="192.0.2.11", mac_address="52:54:00:10:00:01")
+    client.list_servers(
+        site="AMS-01", reference="edge-ams-01", ip="192.0.2.11", mac_address="52:54:00:10:00:01"
+    )
     client.get_server("10001")
     client.update_reference("10005", "edge-sin-01")
     client.list_network_interfaces("10001")
