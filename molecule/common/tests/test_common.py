@@ -46,8 +46,14 @@ def test_sshd_effective_config(host):
     assert host.service("ssh").is_running
     assert host.socket("tcp://0.0.0.0:22").is_listening
     effective = host.check_output("sshd -T")
-    for line in ("permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no",
-                 "maxauthtries 3", "x11forwarding no", "allowgroups sudo"):
+    for line in (
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "kbdinteractiveauthentication no",
+        "maxauthtries 3",
+        "x11forwarding no",
+        "allowgroups sudo",
+    ):
         assert line in effective.splitlines()
 
 
