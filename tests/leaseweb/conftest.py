@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from leaseweb_api import LeasewebClient
+from tests.leaseweb import openapi_check
 from tests.leaseweb.simulator_process import SimulatorProcess, start_simulator
 
 # Jobs move a task every 0.2 s; power changes show in powerInfo after 0.3 s.
@@ -47,3 +48,14 @@ def simulator_factory(tmp_path: Path) -> Iterator[Callable[..., SimulatorProcess
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def spec_checked(sim: SimulatorProcess) -> Iterator[SimulatorProcess]:
+    """After the test, every v2 request that reached the simulator, and its answer, fits the spec."""
+    yield sim
+    exchanges = [e for e in sim.exchanges() if openapi_check.in_spec(e) and e["fault"] is None]
+    problems = [
+        p for e in exchanges for p in openapi_check.request_problems(e) + openapi_check.response_problems(e)
+    ]
+    assert problems == []

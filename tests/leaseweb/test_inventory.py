@@ -6,9 +6,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.leaseweb.ansible_run import REPO, ansible_env
 from tests.support import require_binary
 
+# Every exchange of these tests is checked against the official spec afterwards.
+pytestmark = pytest.mark.usefixtures("spec_checked")
 CONFIG = Path(__file__).parent / "inventory" / "simulator.leaseweb.yml"
 
 

@@ -14,6 +14,8 @@ from tests.support import require_binary
 
 BOOT_A = "http://boot.example.net/a.ipxe"
 BOOT_B = "http://boot.example.net/b.ipxe"
+# Every exchange of these tests is checked against the official spec afterwards.
+pytestmark = pytest.mark.usefixtures("spec_checked")
 MODULES = ("leaseweb_server_info", "leaseweb_dhcp_lease", "leaseweb_power", "leaseweb_job")
 
 

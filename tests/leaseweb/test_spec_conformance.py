@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -70,3 +71,25 @@ def test_job_shapes_validate_while_running_and_after(client, sim):
     assert client.get_job("10001", job.uuid).is_finished
     problems = [p for e in sim.exchanges() for p in openapi_check.response_problems(e)]
     assert problems == []
+
+
+def test_the_checker_finds_what_breaks_the_spec(client, sim):
+    """The checks above can fail: altered copies of real exchanges are caught."""
+    client.get_server("10001")
+    client.create_lease("10001", "http://boot.example.net/x.ipxe")
+    got, posted = sim.exchanges()
+    assert openapi_check.response_problems(got) == openapi_check.request_problems(posted) == []
+
+    server = json.loads(got["response_body"])
+    server["networkInterfaces"]["public"]["ip"] = "192.0.2.11/24"  # the live API's CIDR form
+    server["rack"]["type"] = "WOODEN"
+    (problem,) = openapi_check.response_problems({**got, "response_body": json.dumps(server)})
+    assert "'192.0.2.11/24' is not a 'ipv4'" in problem and "'WOODEN' is not one of" in problem
+
+    (problem,) = openapi_check.request_problems({**posted, "request_body": json.dumps({"hostname": "x"})})
+    assert "'bootfile' is a required property" in problem
+    (problem,) = openapi_check.request_problems({**got, "request_headers": {}})
+    assert "X-LSW-Auth" in problem
+    assert openapi_check.response_problems({**got, "status": 418}) == [
+        "GET /bareMetals/v2/servers/10001 -> 418: status not declared by the operation"
+    ]
