@@ -17,11 +17,6 @@ description:
 version_added: "0.1.0"
 author: cdn-infra
 options:
-  server_id:
-    description:
-      - The server's id.
-    type: str
-    required: true
   state:
     description:
       - V(present) makes the lease exist with O(bootfile); V(absent) removes any lease.
@@ -38,6 +33,7 @@ options:
     type: str
 extends_documentation_fragment:
   - leaseweb
+  - leaseweb.server
 attributes:
   check_mode:
     support: full
@@ -100,9 +96,15 @@ lease:
       type: dict
 """
 
-import contextlib  # noqa: E402
+import contextlib
 
-from ansible.module_utils.leaseweb import NotFoundError, api_errors, leaseweb_client, leaseweb_module  # noqa: E402
+from ansible.module_utils.leaseweb import (
+    SERVER_ARGUMENT_SPEC,
+    NotFoundError,
+    api_errors,
+    leaseweb_client,
+    leaseweb_module,
+)
 
 
 def _view(lease) -> dict:
@@ -113,7 +115,7 @@ def _view(lease) -> dict:
 def main() -> None:
     module = leaseweb_module(
         {
-            "server_id": {"type": "str", "required": True},
+            **SERVER_ARGUMENT_SPEC,
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "bootfile": {"type": "str"},
             "hostname": {"type": "str"},

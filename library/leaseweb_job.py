@@ -19,11 +19,6 @@ description:
 version_added: "0.1.0"
 author: cdn-infra
 options:
-  server_id:
-    description:
-      - The server's id.
-    type: str
-    required: true
   type:
     description:
       - The job to start. One of O(type) and O(job_id) is required.
@@ -110,6 +105,7 @@ options:
     default: 10
 extends_documentation_fragment:
   - leaseweb
+  - leaseweb.server
 attributes:
   check_mode:
     support: full
@@ -184,7 +180,13 @@ failed_task:
   type: dict
 """
 
-from ansible.module_utils.leaseweb import api_errors, leaseweb_client, leaseweb_module, wait_for  # noqa: E402
+from ansible.module_utils.leaseweb import (
+    SERVER_ARGUMENT_SPEC,
+    api_errors,
+    leaseweb_client,
+    leaseweb_module,
+    wait_for,
+)
 
 COMMON_OPTIONS = ("ssh_keys", "password", "post_install_script", "callback_url", "power_cycle")
 JOB_OPTIONS = {
@@ -230,7 +232,7 @@ def _fail_for(module, job, message: str, changed: bool) -> None:
 def main() -> None:
     module = leaseweb_module(
         {
-            "server_id": {"type": "str", "required": True},
+            **SERVER_ARGUMENT_SPEC,
             "type": {"type": "str", "choices": ["install", "rescueMode"]},
             "job_id": {"type": "str"},
             "force": {"type": "bool", "default": False},

@@ -17,11 +17,6 @@ description:
 version_added: "0.1.0"
 author: cdn-infra
 options:
-  server_id:
-    description:
-      - The server's id.
-    type: str
-    required: true
   state:
     description:
       - V(on), V(off), or V(cycled) (power cycle now, whatever the current state).
@@ -45,6 +40,7 @@ options:
     default: 5
 extends_documentation_fragment:
   - leaseweb
+  - leaseweb.server
 attributes:
   check_mode:
     support: full
@@ -90,13 +86,19 @@ power:
   sample: {ipmi: "on", pdu: "on"}
 """
 
-from ansible.module_utils.leaseweb import api_errors, leaseweb_client, leaseweb_module, wait_for  # noqa: E402
+from ansible.module_utils.leaseweb import (
+    SERVER_ARGUMENT_SPEC,
+    api_errors,
+    leaseweb_client,
+    leaseweb_module,
+    wait_for,
+)
 
 
 def main() -> None:
     module = leaseweb_module(
         {
-            "server_id": {"type": "str", "required": True},
+            **SERVER_ARGUMENT_SPEC,
             "state": {"type": "str", "choices": ["cycled", "on", "off"], "required": True},
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "float", "default": 300.0},

@@ -155,7 +155,7 @@ servers:
       elements: dict
 """
 
-from ansible.module_utils.leaseweb import api_errors, leaseweb_client, leaseweb_module  # noqa: E402
+from ansible.module_utils.leaseweb import api_errors, leaseweb_client, leaseweb_module
 
 FILTERS = ("reference", "ip", "mac_address", "site")
 

@@ -21,7 +21,14 @@ try:
 except ImportError:
     LEASEWEB_API_IMPORT_ERROR = traceback.format_exc()
 
-__all__ = ["NotFoundError", "api_errors", "leaseweb_client", "leaseweb_module", "wait_for"]
+__all__ = [
+    "SERVER_ARGUMENT_SPEC",
+    "NotFoundError",
+    "api_errors",
+    "leaseweb_client",
+    "leaseweb_module",
+    "wait_for",
+]
 
 T = TypeVar("T")
 
@@ -30,6 +37,9 @@ LEASEWEB_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "base_url": {"type": "str", "fallback": (env_fallback, ["LSW_BASE_URL"])},
     "timeout": {"type": "float", "default": 60.0},
 }
+
+# The modules that act on one server (documented by the leaseweb.server fragment).
+SERVER_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"server_id": {"type": "str", "required": True}}
 
 
 def leaseweb_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:

@@ -32,3 +32,13 @@ notes:
   - Errors come back with C(status), C(error_code), C(error_message), C(correlation_id) and C(error_details)
     from the API's error body; quote the correlation id to LeaseWeb support.
 """
+
+    # For the modules that act on one server.
+    SERVER = r"""
+options:
+  server_id:
+    description:
+      - The server's id (C(leaseweb_id) in the leaseweb inventory).
+    type: str
+    required: true
+"""

@@ -95,11 +95,11 @@ cache_connection: ~/.cache/cdn-infra/leaseweb-inventory
 cache_timeout: 3600
 """
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
-from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 try:
     from leaseweb_api import LeasewebClient, LeasewebError

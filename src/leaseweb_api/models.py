@@ -28,8 +28,25 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 class Record:
-    """Mixin: a record as plain JSON-ready data (for Ansible return values and host variables)."""
+    """Mixin: reading a record from the API's camelCase JSON, and giving it back as plain JSON-ready data."""
+
+    @classmethod
+    def texts(cls, data: Any) -> dict[str, str | None]:
+        """The record's `str | None` fields, each from the API key of the same name in camelCase."""
+        data = _dict(data)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        return {f.name: _str(data.get(_camel(f.name))) for f in fields if f.type == "str | None"}
+
+    @classmethod
+    def from_api(cls, data: Any) -> Any:
+        """For records made of text fields only."""
+        return cls(**cls.texts(data))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -39,11 +56,6 @@ class Record:
 class SwitchPort(Record):
     name: str | None
     port: str | None
-
-    @classmethod
-    def from_api(cls, data: Any) -> SwitchPort:
-        data = _dict(data)
-        return cls(name=_str(data.get("name")), port=_str(data.get("port")))
 
 
 @dataclass(frozen=True)
@@ -60,17 +72,16 @@ class NetworkInterface(Record):
     ports: tuple[SwitchPort, ...]
 
     @classmethod
-    def from_api(cls, kind: str, data: Any) -> NetworkInterface:
+    def of_kind(cls, kind: str, data: Any) -> NetworkInterface:
         data = _dict(data)
-        ip, _, prefix = (_str(data.get("ip")) or "").partition("/")  # the live API sent "1.2.3.4/26"
+        texts = cls.texts(data)
+        ip, _, prefix = (texts.pop("ip") or "").partition("/")  # the live API sent "1.2.3.4/26"
         return cls(
+            **texts,
             type=kind,
-            mac=_str(data.get("mac")),
             ip=ip or None,
             prefix_length=int(prefix) if prefix.isdigit() else None,
-            gateway=_str(data.get("gateway")),
             null_routed=data.get("nullRouted"),
-            location_id=_str(data.get("locationId")),
             ports=tuple(SwitchPort.from_api(port) for port in _list(data.get("ports"))),
         )
 
@@ -81,11 +92,6 @@ class Location(Record):
     suite: str | None
     rack: str | None
     unit: str | None
-
-    @classmethod
-    def from_api(cls, data: Any) -> Location:
-        data = _dict(data)
-        return cls(*(_str(data.get(key)) for key in ("site", "suite", "rack", "unit")))
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Server(Record):
             rack_id=_str(rack.get("id")),
             rack_type=_str(rack.get("type")),
             network_interfaces={
-                kind: NetworkInterface.from_api(kind, interfaces[kind])
+                kind: NetworkInterface.of_kind(kind, interfaces[kind])
                 for kind in INTERFACE_TYPES
                 if kind in interfaces
             },
@@ -177,18 +183,6 @@ class InterfaceStatus(Record):
     switch_name: str | None
     switch_interface: str | None
 
-    @classmethod
-    def from_api(cls, data: Any) -> InterfaceStatus:
-        data = _dict(data)
-        return cls(
-            type=_str(data.get("type")),
-            status=_str(data.get("status")),
-            oper_status=_str(data.get("operStatus")),
-            link_speed=_str(data.get("linkSpeed")),
-            switch_name=_str(data.get("switchName")),
-            switch_interface=_str(data.get("switchInterface")),
-        )
-
     @property
     def is_open(self) -> bool:
         return (self.status or "").upper() == "OPEN"
@@ -211,20 +205,8 @@ class Lease(Record):
 
     @classmethod
     def from_api(cls, data: Any) -> Lease:
-        data = _dict(data)
-        last = data.get("lastClientRequest")
-        return cls(
-            bootfile=_str(data.get("bootfile")),
-            hostname=_str(data.get("hostname")),
-            ip=_str(data.get("ip")),
-            mac=_str(data.get("mac")),
-            gateway=_str(data.get("gateway")),
-            netmask=_str(data.get("netmask")),
-            site=_str(data.get("site")),
-            created_at=_str(data.get("createdAt")),
-            updated_at=_str(data.get("updatedAt")),
-            last_client_request=last if isinstance(last, dict) else None,
-        )
+        last = _dict(data).get("lastClientRequest")
+        return cls(**cls.texts(data), last_client_request=last if isinstance(last, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -235,18 +217,6 @@ class DhcpOption(Record):
     type: str | None
     user_class: str | None
     vendor_class: str | None
-
-    @classmethod
-    def from_api(cls, data: Any) -> DhcpOption:
-        data = _dict(data)
-        return cls(
-            option_id=_str(data.get("optionId")),
-            name=_str(data.get("name")),
-            value=_str(data.get("value")),
-            type=_str(data.get("type")),
-            user_class=_str(data.get("userClass")),
-            vendor_class=_str(data.get("vendorClass")),
-        )
 
 
 @dataclass(frozen=True)
@@ -261,14 +231,8 @@ class V1Lease(Record):
 
     @classmethod
     def from_api(cls, data: Any) -> V1Lease:
-        data = _dict(data)
-        return cls(
-            mac=_str(data.get("mac")),
-            ip=_str(data.get("ip")),
-            pop=_str(data.get("pop")),
-            scope=_str(data.get("scope")),
-            options=tuple(DhcpOption.from_api(item) for item in _list(data.get("options"))),
-        )
+        options = tuple(DhcpOption.from_api(item) for item in _list(_dict(data).get("options")))
+        return cls(**cls.texts(data), options=options)
 
     @property
     def bootfile(self) -> str | None:
@@ -320,19 +284,7 @@ class Task(Record):
 
     @classmethod
     def from_api(cls, data: Any) -> Task:
-        data = _dict(data)
-        return cls(
-            uuid=_str(data.get("uuid")),
-            type=_str(data.get("type")),
-            description=_str(data.get("description")),
-            status=_str(data.get("status")),
-            flow=_str(data.get("flow")),
-            on_error=_str(data.get("onError")),
-            error_message=_str(data.get("errorMessage")),
-            created_at=_str(data.get("createdAt")),
-            updated_at=_str(data.get("updatedAt")),
-            status_timestamps=dict(_dict(data.get("statusTimestamps"))),
-        )
+        return cls(**cls.texts(data), status_timestamps=dict(_dict(_dict(data).get("statusTimestamps"))))
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,21 @@ class PlaybookRun:
         return self.data["stats"]["localhost"]
 
 
+def run_ansible(
+    sim: SimulatorProcess, tool: str, *args: str, key_in_env: bool = True, json_output: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run an Ansible command line tool from the repository's root, pointed at the simulator."""
+    return subprocess.run(
+        [require_binary(tool), *args],
+        env=ansible_env(sim, key_in_env=key_in_env, json_output=json_output),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def run_playbook(
     name: str,
     sim: SimulatorProcess,
@@ -68,25 +83,16 @@ def run_playbook(
     *args: str,
     check: bool = False,
     diff: bool = False,
-    key_in_env: bool = True,
     json_output: bool = True,
 ) -> PlaybookRun:
-    command = [
-        require_binary("ansible-playbook"),
+    options = [*args, *(["--check"] if check else []), *(["--diff"] if diff else [])]
+    done = run_ansible(
+        sim,
+        "ansible-playbook",
         str(PLAYBOOKS / name),
         "-e",
         json.dumps(extra_vars or {}),
-        *args,
-    ]
-    command += ["--check"] if check else []
-    command += ["--diff"] if diff else []
-    done = subprocess.run(
-        command,
-        env=ansible_env(sim, key_in_env=key_in_env, json_output=json_output),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        *options,
+        json_output=json_output,
     )
     return PlaybookRun(done.returncode, done.stdout, done.stderr)

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.leaseweb.ansible_run import REPO, ansible_env
-from tests.support import require_binary
+from tests.leaseweb.ansible_run import run_ansible
 
 # Every exchange of these tests is checked against the official spec afterwards.
 pytestmark = pytest.mark.usefixtures("spec_checked")
 CONFIG = Path(__file__).parent / "inventory" / "simulator.leaseweb.yml"
 
 
-def _run(sim, *args: str, key_in_env: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(args),
-        env=ansible_env(sim, key_in_env=key_in_env, json_output=False),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def _graph(sim, config: Path, *extra: str) -> dict[str, set[str]]:
     """`ansible-inventory --graph` as {group: hosts directly in it}."""
-    done = _run(sim, require_binary("ansible-inventory"), "-i", str(config), "--graph", *extra)
+    done = run_ansible(sim, "ansible-inventory", "-i", str(config), "--graph", *extra)
     assert done.returncode == 0, done.stderr
     groups: dict[str, set[str]] = {}
     current = None
@@ -66,7 +52,7 @@ def _unwrap(value):
 
 
 def test_host_variables_are_marked_unsafe(sim):
-    done = _run(sim, require_binary("ansible-inventory"), "-i", str(CONFIG), "--list")
+    done = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--list")
     assert done.returncode == 0, done.stderr
     raw = json.loads(done.stdout)["_meta"]["hostvars"]
     assert raw["edge-ams-01"]["leaseweb_reference"] == {UNSAFE: "edge-ams-01"}
@@ -84,9 +70,9 @@ def test_host_variables_are_marked_unsafe(sim):
 
 
 def test_api_data_is_never_templated(sim):
-    done = _run(
+    done = run_ansible(
         sim,
-        require_binary("ansible"),
+        "ansible",
         "-i",
         str(CONFIG),
         "10005",
@@ -119,7 +105,7 @@ def test_cache_serves_until_flushed(sim, client, tmp_path):
 
 
 def test_api_errors_are_reported(sim):
-    done = _run(sim, require_binary("ansible-inventory"), "-i", str(CONFIG), "--graph", key_in_env=False)
+    done = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--graph", key_in_env=False)
     assert "LeaseWeb inventory: no LeaseWeb API key" in done.stderr
-    env_key = _run(sim, require_binary("ansible-inventory"), "-i", str(CONFIG), "--list")
+    env_key = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--list")
     assert env_key.returncode == 0

@@ -4,13 +4,11 @@ a second apply changes nothing; errors carry the API's message and correlation i
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
-from tests.leaseweb.ansible_run import REPO, ansible_env, run_playbook
-from tests.support import require_binary
+from tests.leaseweb.ansible_run import run_ansible, run_playbook
 
 BOOT_A = "http://boot.example.net/a.ipxe"
 BOOT_B = "http://boot.example.net/b.ipxe"
@@ -180,14 +178,7 @@ def test_secrets_never_appear_in_verbose_output(sim, tmp_path):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_ansible_doc_renders(sim, module):
-    done = subprocess.run(
-        [require_binary("ansible-doc"), "-M", "library", module],
-        env=ansible_env(sim, json_output=False),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_ansible(sim, "ansible-doc", "-M", "library", module)
     assert done.returncode == 0, done.stderr
     assert f"MODULE {module}" in done.stdout.replace("\x1b[1m", "").replace("\x1b[0m", "")
     for section in ("OPTIONS", "EXAMPLES", "RETURN VALUES", "api_key", "LSW_API_KEY"):
