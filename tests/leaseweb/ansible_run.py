@@ -17,7 +17,7 @@ PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 
 def ansible_env(
-    sim: SimulatorProcess, *, key_in_env: bool = True, json_output: bool = True
+    sim: SimulatorProcess, *, key_in_env: bool = True, json_output: bool = True, home: Path | None = None
 ) -> dict[str, str]:
     env = {
         **os.environ,
@@ -27,6 +27,8 @@ def ansible_env(
         "LSW_BASE_URL": sim.url,
     }
     env.pop("LSW_API_KEY", None)
+    if home is not None:
+        env["HOME"] = str(home)
     if key_in_env:
         env["LSW_API_KEY"] = sim.api_key
     if json_output:
@@ -62,12 +64,17 @@ class PlaybookRun:
 
 
 def run_ansible(
-    sim: SimulatorProcess, tool: str, *args: str, key_in_env: bool = True, json_output: bool = False
+    sim: SimulatorProcess,
+    tool: str,
+    *args: str,
+    key_in_env: bool = True,
+    json_output: bool = False,
+    home: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run an Ansible command line tool from the repository's root, pointed at the simulator."""
     return subprocess.run(
         [require_binary(tool), *args],
-        env=ansible_env(sim, key_in_env=key_in_env, json_output=json_output),
+        env=ansible_env(sim, key_in_env=key_in_env, json_output=json_output, home=home),
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.leaseweb.ansible_run import run_ansible
+from tests.leaseweb.ansible_run import REPO, run_ansible
 
 # Every exchange of these tests is checked against the official spec afterwards.
 pytestmark = pytest.mark.usefixtures("spec_checked")
@@ -109,3 +109,13 @@ def test_api_errors_are_reported(sim):
     assert "LeaseWeb inventory: no LeaseWeb API key" in done.stderr
     env_key = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--list")
     assert env_key.returncode == 0
+
+
+def test_the_production_example_works_against_the_simulator(sim, tmp_path):
+    """inventory/examples/production.leaseweb.yml, as is, with only LSW_BASE_URL pointing elsewhere."""
+    example = REPO / "inventory" / "examples" / "production.leaseweb.yml"
+    # Its cache lives under ~/.cache: a home of the test's own keeps it out of the real one.
+    done = run_ansible(sim, "ansible-inventory", "-i", str(example), "--graph", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "@edge:" in done.stdout and "@analytics_db:" in done.stdout and "@site_FRA_10:" in done.stdout
+    assert (tmp_path / ".cache" / "cdn-infra" / "leaseweb-inventory").is_dir()
