@@ -73,9 +73,9 @@ class ApiError(LeasewebError):
         self.attempts = attempts
         self.retry_after = retry_after
         self.may_have_applied = may_have_applied
-        super().__init__(self._summary())
+        super().__init__(status, error_message)
 
-    def _summary(self) -> str:
+    def __str__(self) -> str:
         code = f" {self.error_code}" if self.error_code and self.error_code != str(self.status) else ""
         text = f"{self.method} {self.url}: HTTP {self.status}{code}: {self.error_message}"
         details = self.detail_messages()

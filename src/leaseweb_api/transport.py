@@ -157,6 +157,7 @@ class Transport:
                 if reconcile():
                     log.info("event=reconciled method=%s url=%s reason=%r", method, url, reason)
                     return None
+                failure.may_have_applied = False  # the state shows it did not
             if attempt == self.retry.max_attempts:
                 raise failure
             delay = self._delay(attempt, retry_after, failure)

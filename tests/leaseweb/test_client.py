@@ -165,6 +165,15 @@ def test_post_that_did_not_apply_is_sent_again_after_reading_state(sim, client):
     assert len(_calls(sim, "GET", LEASES)) == 1  # the read in between
 
 
+def test_post_that_never_applied_gives_up_saying_so(sim, client):
+    sim.fault(status=502, method="POST", path=LEASES)
+    with pytest.raises(ServerError) as caught:
+        client.create_lease("10001", "http://boot.example.net/d.ipxe")
+    assert not caught.value.may_have_applied
+    assert "may have been carried out" not in str(caught.value)
+    assert len(_calls(sim, "POST", LEASES)) == FAST_RETRY.max_attempts
+
+
 def test_power_cycle_with_a_lost_answer_is_raised_not_repeated(sim, client):
     path = "/bareMetals/v2/servers/10001/powerCycle"
     sim.fault(status=504, times=1, method="POST", path=path)

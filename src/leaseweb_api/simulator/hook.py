@@ -53,7 +53,7 @@ class PowerHook:
         try:
             done = subprocess.run(
                 self.command,
-                input=json.dumps(event.to_json()).encode(),
+                input=(json.dumps(event.to_json()) + "\n").encode(),
                 stdout=sys.stderr,
                 stderr=sys.stderr,
                 timeout=self.timeout,
