@@ -146,11 +146,11 @@ deployment:
     details: {commit: 3f2c1d0}
 """
 
-import getpass  # noqa: E402
-from contextlib import suppress  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
+import getpass
+from contextlib import suppress
+from datetime import UTC, datetime
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module  # noqa: E402
+from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

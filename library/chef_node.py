@@ -127,9 +127,9 @@ node:
     normal: {leaseweb: {server_id: "12345"}}
 """
 
-from contextlib import suppress  # noqa: E402
+from contextlib import suppress
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module  # noqa: E402
+from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

@@ -142,9 +142,9 @@ cache_connection: ~/.cache/ansible-chef
 cache_timeout: 600
 """
 
-from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
-from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 try:
     from chef_api import ChefClient, ChefError, ChefSettings

@@ -1,0 +1,98 @@
+"""Shared by the leaseweb_* modules: connection options, the client, one error path, waiting.
+
+The modules run on the controller and use this repository's `leaseweb_api` package (src/), the way cloud
+modules use their SDK; without it they fail with Ansible's missing-library message.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+try:
+    from leaseweb_api import ApiError, LeasewebClient, LeasewebError, NotFoundError, TransportError
+
+    LEASEWEB_API_IMPORT_ERROR = None
+except ImportError:
+    LEASEWEB_API_IMPORT_ERROR = traceback.format_exc()
+
+__all__ = [
+    "SERVER_ARGUMENT_SPEC",
+    "NotFoundError",
+    "api_errors",
+    "leaseweb_client",
+    "leaseweb_module",
+    "wait_for",
+]
+
+T = TypeVar("T")
+
+LEASEWEB_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "api_key": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["LSW_API_KEY"])},
+    "base_url": {"type": "str", "fallback": (env_fallback, ["LSW_BASE_URL"])},
+    "timeout": {"type": "float", "default": 60.0},
+}
+
+# The modules that act on one server (documented by the leaseweb.server fragment).
+SERVER_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"server_id": {"type": "str", "required": True}}
+
+
+def leaseweb_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
+    """An AnsibleModule with the connection options; fails early if `leaseweb_api` cannot be imported."""
+    module = AnsibleModule(argument_spec={**LEASEWEB_ARGUMENT_SPEC, **argument_spec}, **kwargs)
+    if LEASEWEB_API_IMPORT_ERROR is not None:
+        module.fail_json(
+            msg=missing_required_lib("leaseweb_api (this repository's src/, in the controller's virtualenv)"),
+            exception=LEASEWEB_API_IMPORT_ERROR,
+        )
+    return module
+
+
+def leaseweb_client(module: AnsibleModule) -> LeasewebClient:
+    timeout = module.params["timeout"]
+    with api_errors(module):
+        return LeasewebClient(
+            api_key=module.params["api_key"],
+            base_url=module.params["base_url"],
+            timeout=(min(10.0, timeout), timeout),
+        )
+
+
+@contextmanager
+def api_errors(module: AnsibleModule, **result: Any) -> Iterator[None]:
+    """The one error path: an API failure becomes fail_json with status, code, message and correlation id."""
+    try:
+        yield
+    except ApiError as exc:
+        module.fail_json(
+            msg=str(exc),
+            status=exc.status,
+            error_code=exc.error_code,
+            error_message=exc.error_message,
+            correlation_id=exc.correlation_id,
+            error_details=exc.error_details,
+            **result,
+        )
+    except TransportError as exc:
+        module.fail_json(msg=str(exc), may_have_applied=exc.may_have_applied, **result)
+    except LeasewebError as exc:
+        module.fail_json(msg=str(exc), **result)
+
+
+def wait_for(
+    probe: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float
+) -> tuple[T, bool]:
+    """Call `probe` until `done(value)` or `timeout` seconds pass; the last value, and whether it was done."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value):
+            return value, True
+        if time.monotonic() + interval > deadline:
+            return value, False
+        time.sleep(interval)

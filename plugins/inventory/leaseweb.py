@@ -1,0 +1,204 @@
+"""Ansible inventory plugin: LeaseWeb dedicated servers as hosts."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: leaseweb
+short_description: LeaseWeb dedicated servers as inventory hosts
+description:
+  - Lists the account's dedicated servers through LeaseWeb's Dedicated Server API v2 and makes each one a
+    host, named by its contract reference (or its id when it has none, see O(hostnames)), in the group
+    O(group).
+  - Host variables (prefix O(var_prefix)) carry the server's id, reference, site, suite, rack, unit, MAC and
+    IP addresses, interfaces, features and hardware. They come from the API, so they are marked unsafe and
+    never templated.
+  - Supports the constructed options (O(compose), O(groups), O(keyed_groups)) and inventory caching.
+  - Uses a YAML configuration file whose name ends with C(leaseweb.yml) or C(leaseweb.yaml).
+author: cdn-infra
+requirements:
+  - the C(leaseweb_api) package of this repository (src/), installed in the controller's virtualenv
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    required: true
+    choices: [leaseweb]
+    type: str
+  api_key:
+    description:
+      - LeaseWeb API key (the C(X-LSW-Auth) header). Prefer the environment variable to writing it here.
+    type: str
+    env:
+      - name: LSW_API_KEY
+  base_url:
+    description:
+      - Base URL of the API; U(https://api.leaseweb.com) when not set.
+    type: str
+    env:
+      - name: LSW_BASE_URL
+  timeout:
+    description: Seconds to wait for an answer to one request.
+    type: float
+    default: 60
+  filters:
+    description:
+      - Only servers that match, as the API filters them. Keys C(reference), C(ip), C(mac_address), C(site).
+    type: dict
+    default: {}
+  hostnames:
+    description:
+      - What names a host, in order of preference; the first one a server has, and no other server took
+        already, wins. C(reference), C(id), C(public_ip) or C(serial_number).
+    type: list
+    elements: str
+    default: [reference, id]
+  group:
+    description: The group every server is added to.
+    type: str
+    default: leaseweb
+  var_prefix:
+    description: Prefix of the host variables from the API.
+    type: str
+    default: leaseweb_
+  connect_with:
+    description:
+      - Which address becomes C(ansible_host). V(none) sets none (use O(compose) for anything else).
+    type: str
+    choices: [public_ip, internal_ip, remote_management_ip, none]
+    default: public_ip
+"""
+
+EXAMPLES = r"""
+# production.leaseweb.yml: every server, grouped by site and by what it can do (LSW_API_KEY set).
+plugin: leaseweb
+keyed_groups:
+  - key: leaseweb_site
+    prefix: site
+  - key: leaseweb_rack_type | lower
+    prefix: rack
+groups:
+  remote_power: leaseweb_feature_availability.powerCycle
+compose:
+  leaseweb_boot_mac: leaseweb_public_mac | lower
+
+---
+# Only Amsterdam, cached for an hour, hosts named by id.
+plugin: leaseweb
+filters:
+  site: AMS-01
+hostnames: [id]
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/cdn-infra/leaseweb-inventory
+cache_timeout: 3600
+"""
+
+from typing import Any
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
+
+try:
+    from leaseweb_api import LeasewebClient, LeasewebError
+
+    HAS_LEASEWEB_API = True
+except ImportError:
+    HAS_LEASEWEB_API = False
+
+CONFIG_SUFFIXES = ("leaseweb.yml", "leaseweb.yaml")
+CONNECT_WITH = {"public_ip": "public", "internal_ip": "internal", "remote_management_ip": "remoteManagement"}
+
+
+def host_facts(server: dict[str, Any]) -> dict[str, Any]:
+    """A server record (`Server.to_dict()`) as host variables, without the prefix."""
+    location = server.get("location") or {}
+    return {
+        "id": server["id"],
+        "reference": server.get("reference"),
+        "asset_id": server.get("asset_id"),
+        "serial_number": server.get("serial_number"),
+        "contract_id": server.get("contract_id"),
+        "site": location.get("site"),
+        "suite": location.get("suite"),
+        "rack": location.get("rack"),
+        "unit": location.get("unit"),
+        "rack_id": server.get("rack_id"),
+        "rack_type": server.get("rack_type"),
+        "public_mac": server.get("public_mac"),
+        "public_ip": server.get("public_ip"),
+        "macs": server.get("macs") or [],
+        "ips": server.get("ips") or [],
+        "network_interfaces": server.get("network_interfaces") or {},
+        "feature_availability": server.get("feature_availability") or {},
+        "specs": server.get("specs") or {},
+    }
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "leaseweb"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(CONFIG_SUFFIXES)
+
+    def _fetch(self) -> list[dict[str, Any]]:
+        if not HAS_LEASEWEB_API:
+            raise AnsibleError("the leaseweb inventory plugin needs leaseweb_api (this repository's src/)")
+        filters = self.get_option("filters") or {}
+        timeout = self.get_option("timeout")
+        try:
+            with LeasewebClient(
+                self.get_option("api_key"), self.get_option("base_url"), timeout=(min(10.0, timeout), timeout)
+            ) as client:
+                return [server.to_dict() for server in client.list_servers(**filters)]
+        except (LeasewebError, TypeError) as exc:
+            raise AnsibleParserError(f"LeaseWeb inventory: {exc}") from exc
+
+    def _servers(self, path: str, cache: bool) -> list[dict[str, Any]]:
+        """From the cache when allowed and filled; from the API otherwise (then the cache is refreshed)."""
+        key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        if use_cache:
+            try:
+                return self._cache[key]
+            except KeyError:
+                pass
+        servers = self._fetch()
+        if self.get_option("cache"):
+            self._cache[key] = servers
+        return servers
+
+    def _name(self, facts: dict[str, Any], taken: set[str]) -> str:
+        for source in self.get_option("hostnames"):
+            name = facts.get(source)
+            if name and str(name) not in taken:
+                return str(name)
+        return str(facts["id"])
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        servers = self._servers(path, cache)
+        group = self.inventory.add_group(self.get_option("group"))
+        prefix = self.get_option("var_prefix")
+        strict = self.get_option("strict")
+        taken: set[str] = set()
+        for server in servers:
+            facts = host_facts(server)
+            name = self._name(facts, taken)
+            taken.add(name)
+            self.inventory.add_host(name, group=group)
+            for key, value in facts.items():
+                self.inventory.set_variable(name, prefix + key, wrap_var(value))
+            interface = CONNECT_WITH.get(self.get_option("connect_with"))
+            address = (facts["network_interfaces"].get(interface) or {}).get("ip") if interface else None
+            if address:
+                self.inventory.set_variable(name, "ansible_host", wrap_var(address))
+            # Composed variables first, so that groups can use them.
+            hostvars = self.inventory.get_host(name).get_vars()
+            self._set_composite_vars(self.get_option("compose"), hostvars, name, strict=strict)
+            hostvars = self.inventory.get_host(name).get_vars()
+            self._add_host_to_composed_groups(self.get_option("groups"), hostvars, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, name, strict=strict)

@@ -1,0 +1,1 @@
+"""A stateful simulator of LeaseWeb's Dedicated Server API, true to its OpenAPI spec (docs/leaseweb.md)."""

@@ -1,0 +1,5 @@
+import sys
+
+from leaseweb_api.simulator.cli import main
+
+sys.exit(main())
