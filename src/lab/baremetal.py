@@ -8,7 +8,9 @@ the two: `lab twin power-event` with one `--ssh-port SERVER_ID=PORT` per server.
 
 from __future__ import annotations
 
+import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +69,18 @@ def restore_power(client: LeasewebClient, servers: list[LabServer], twin_state: 
             client.power_on(server.server_id)
             started.append(server)
     return started
+
+
+def wait_for_sshd(port: int, timeout: float) -> bool:
+    """True once 127.0.0.1:PORT answers with an SSH banner (QEMU accepts on the port before the guest can)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.settimeout(5)
+                if sock.recv(64).startswith(b"SSH-"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from lab.baremetal import load_lab_servers, restore_power
+from lab.baremetal import load_lab_servers, restore_power, wait_for_sshd
 from lab.daemons import DaemonError
 from lab.hosts import LAB_NETWORK, boot_server_address, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
@@ -32,12 +32,14 @@ from lab.podman import (
     remove_network,
     wait_for_systemd,
 )
-from lab.services import lab_services
+from lab.services import ensure_api_key, lab_services
 from lab.sshkey import ensure_ssh_key
 from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
 from leaseweb_api import LeasewebClient, LeasewebError
 
 log = logging.getLogger("lab")
+# A twin's disk boot reaches sshd in 3-6 s under TCG; an unprovisioned disk never does.
+TWIN_BOOT_TIMEOUT = 60.0
 
 
 def _start(hosts: list[ContainerHost]) -> None:
@@ -65,13 +67,17 @@ def cmd_up(args: argparse.Namespace) -> None:
     print(f"operator key: {ensure_ssh_key()}")
     image, _ = ensure_base_image()
     _start([spec.container_host(image) for spec in load_lab_hosts(args.inventory)])
-    services = lab_services(args.inventory, LAB_STATE)
+    api_key = ensure_api_key(LAB_STATE / "leaseweb" / "api-key")
+    services = lab_services(args.inventory, LAB_STATE, api_key)
     for daemon in services.daemons:
         print(f"{daemon.name}: {'started' if daemon.start() else 'running'} ({daemon.status()})")
     # Servers LeaseWeb reports on come back on, as after a power failure in a data centre.
-    with LeasewebClient(services.leaseweb_key, services.leaseweb_url) as api:
-        for server in restore_power(api, load_lab_servers(args.inventory), LAB_STATE / "twin"):
-            print(f"{server.inventory_name}: powered on (server {server.server_id})")
+    with LeasewebClient(api_key, services.leaseweb_url) as api:
+        restored = restore_power(api, load_lab_servers(args.inventory), LAB_STATE / "twin")
+    for server in restored:
+        answering = wait_for_sshd(server.ssh_port, TWIN_BOOT_TIMEOUT)
+        sshd = "sshd answering" if answering else f"no sshd after {TWIN_BOOT_TIMEOUT:.0f} s"
+        print(f"{server.inventory_name}: powered on (server {server.server_id}), {sshd}")
 
 
 def cmd_down(args: argparse.Namespace) -> None:

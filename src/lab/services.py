@@ -77,28 +77,28 @@ def goiardi(state: Path, port: int) -> Daemon:
 
 @dataclass(frozen=True)
 class LabServices:
-    """The lab's services, in start order (the simulator's hook needs nothing from goiardi, nor it)."""
+    """The lab's services, in start order (neither needs the other)."""
 
     chef: Daemon
     leaseweb: Daemon
-    leaseweb_url: str
-    leaseweb_key: str
 
     @property
     def daemons(self) -> tuple[Daemon, ...]:
         return (self.chef, self.leaseweb)
 
+    @property
+    def leaseweb_url(self) -> str:
+        return f"http://127.0.0.1:{self.leaseweb.port}"
 
-def lab_services(inventory_file: Path, state_root: Path) -> LabServices:
+
+def lab_services(inventory_file: Path, state_root: Path, api_key: str = "") -> LabServices:
+    """The services as `lab up` starts them (`api_key` is needed to start, not to stop or show them)."""
     ports = ServicePorts.from_inventory(inventory_file)
     boot_server = boot_server_address(inventory_file)
     if not boot_server:
         raise ValueError(f"{inventory_file}: the ipxe_server host has no published port for the twins")
     hook = power_hook(load_lab_servers(inventory_file), state_root / "twin", boot_server)
-    key = ensure_api_key(state_root / "leaseweb" / "api-key")
     return LabServices(
         chef=goiardi(state_root / "goiardi", ports.goiardi),
-        leaseweb=simulator(state_root / "leaseweb", ports.leaseweb, key, hook),
-        leaseweb_url=f"http://127.0.0.1:{ports.leaseweb}",
-        leaseweb_key=key,
+        leaseweb=simulator(state_root / "leaseweb", ports.leaseweb, api_key, hook),
     )
