@@ -74,10 +74,10 @@ def restore_power(client: LeasewebClient, servers: list[LabServer], twin_state: 
 def wait_for_sshd(port: int, timeout: float) -> bool:
     """True once 127.0.0.1:PORT answers with an SSH banner (QEMU accepts on the port before the guest can)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                sock.settimeout(5)
+            with socket.create_connection(("127.0.0.1", port), timeout=min(2.0, left)) as sock:
+                sock.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
                 if sock.recv(64).startswith(b"SSH-"):
                     return True
         except OSError:
