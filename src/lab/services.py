@@ -53,10 +53,9 @@ def ensure_api_key(path: Path) -> str:
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise FileNotFoundError(f"{name} is not installed: run scripts/deps.sh and scripts/venv.sh")
-    return path
+    """The program's full path (what the pidfile check compares); the bare name if it is not installed,
+    which fails to start with a clear error and is never found running."""
+    return shutil.which(name) or name
 
 
 def simulator(state: Path, port: int, api_key: str, power_hook: list[str], seed: Path = SEED) -> Daemon:
