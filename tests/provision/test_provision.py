@@ -34,7 +34,13 @@ def _record(title: str, run, lab, boots: range) -> None:
 
 
 @pytest.fixture(scope="module")
-def first(lab):
+def predicted(lab):
+    """Check mode before anything happened: it predicts the installation and does nothing."""
+    return lab.provision("--check")
+
+
+@pytest.fixture(scope="module")
+def first(lab, predicted):
     run = lab.provision()
     _record("provision.yml, first run", run, lab, range(1, 3))
     assert run.returncode == 0, run.output[-6000:]
@@ -43,10 +49,12 @@ def first(lab):
 
 @pytest.fixture(scope="module")
 def second(lab, first):
+    """Check mode, then a verbose run, on the provisioned server."""
     calls, boots = lab.calls(), lab.boots()
+    check = lab.provision("--check")
     run = lab.provision("-vvv")
     EVIDENCE.append(("provision.yml, second run", [f"rc={run.returncode}, wall {run.seconds} s"]))
-    return run, calls, boots
+    return run, calls, boots, check
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +71,14 @@ def failed_power_cycle(lab, failed_install):
     lab.admin("POST", "faults", {"status": 500, "times": 1, "method": "POST", "path": POWER_CYCLE})
     run = lab.provision()
     return run, lab.calls()[len(calls) :]
+
+
+def test_check_mode_predicts_the_installation_and_does_nothing(predicted, lab):
+    assert predicted.returncode == 0, predicted.output[-6000:]
+    assert f"{HOST} (LeaseWeb {SERVER_ID}): installing: no marker of this server over SSH" in predicted.output
+    assert predicted.recap()["changed"] == 1
+    assert lab.calls() == []
+    assert lab.boots() == 0
 
 
 def test_first_run_provisions_the_server(first):
@@ -133,7 +149,9 @@ def test_the_client_key_is_readable_by_its_owner_only(first, lab):
 
 
 def test_second_run_changes_nothing(second, lab):
-    run, calls, boots = second
+    run, calls, boots, check = second
+    assert check.returncode == 0, check.output[-6000:]
+    assert check.recap()["changed"] == 0
     assert run.returncode == 0, run.output[-6000:]
     assert f"{HOST} (LeaseWeb {SERVER_ID}): provisioned already (" in run.output
     assert run.recap()["changed"] == 0
@@ -142,7 +160,7 @@ def test_second_run_changes_nothing(second, lab):
 
 
 def test_no_secret_in_a_verbose_run(second, lab):
-    run, _, _ = second
+    run, _, _, _ = second
     assert lab.api_key not in run.output
     assert "PRIVATE KEY" not in run.output
     assert (lab.chef.state_dir / "admin.pem").read_text().splitlines()[1] not in run.output
