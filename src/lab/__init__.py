@@ -1,1 +1,2 @@
-"""The local lab: podman hosts from a locally built Debian image (and, later, the QEMU twin and peers)."""
+"""The local lab: podman hosts from a locally built Debian image, the LeaseWeb simulator and goiardi as
+loopback services, and the bare-metal twins (QEMU) that the simulator's power hook drives."""

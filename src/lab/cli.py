@@ -1,7 +1,8 @@
 """`lab`: bring the local lab up and down.
 
 lab image                      build (or reuse) the Debian base image
-lab up | down | status         the lab's container hosts from inventory/lab/hosts.yml
+lab up | down | status         the lab: container hosts (inventory/lab/hosts.yml), the LeaseWeb
+                               simulator and goiardi on loopback, the bare-metal twins
 lab container up|down NAME...  single containers from the same recipe (Molecule's create/destroy)
 lab twin power-event           the LeaseWeb simulator's power hook: one JSON event on stdin
 lab twin status | console ID | stop ID
@@ -16,6 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
+from lab.baremetal import load_lab_servers, restore_power, wait_for_sshd
+from lab.daemons import DaemonError
 from lab.hosts import LAB_NETWORK, boot_server_address, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
 from lab.paths import LAB_INVENTORY, LAB_STATE
@@ -29,10 +32,14 @@ from lab.podman import (
     remove_network,
     wait_for_systemd,
 )
+from lab.services import ensure_api_key, lab_services
 from lab.sshkey import ensure_ssh_key
 from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
+from leaseweb_api import LeasewebClient, LeasewebError
 
 log = logging.getLogger("lab")
+# A twin's disk boot reaches sshd in 3-6 s under TCG; an unprovisioned disk never does.
+TWIN_BOOT_TIMEOUT = 60.0
 
 
 def _start(hosts: list[ContainerHost]) -> None:
@@ -60,9 +67,24 @@ def cmd_up(args: argparse.Namespace) -> None:
     print(f"operator key: {ensure_ssh_key()}")
     image, _ = ensure_base_image()
     _start([spec.container_host(image) for spec in load_lab_hosts(args.inventory)])
+    api_key = ensure_api_key(LAB_STATE / "leaseweb" / "api-key")
+    services = lab_services(args.inventory, LAB_STATE, api_key)
+    for daemon in services.daemons:
+        print(f"{daemon.name}: {'started' if daemon.start() else 'running'} ({daemon.status()})")
+    # Servers LeaseWeb reports on come back on, as after a power failure in a data centre.
+    with LeasewebClient(api_key, services.leaseweb_url) as api:
+        restored = restore_power(api, load_lab_servers(args.inventory), LAB_STATE / "twin")
+    for server in restored:
+        answering = wait_for_sshd(server.ssh_port, TWIN_BOOT_TIMEOUT)
+        sshd = "sshd answering" if answering else f"no sshd after {TWIN_BOOT_TIMEOUT:.0f} s"
+        print(f"{server.inventory_name}: powered on (server {server.server_id}), {sshd}")
 
 
 def cmd_down(args: argparse.Namespace) -> None:
+    for twin in list_twins(LAB_STATE / "twin"):
+        print(f"twin {twin.server_id}: {'stopped' if twin.stop() else 'off'}")
+    for daemon in reversed(lab_services(args.inventory, LAB_STATE).daemons):
+        print(f"{daemon.name}: {'stopped' if daemon.stop() else 'not running'}")
     _stop([spec.container for spec in load_lab_hosts(args.inventory)])
     if remove_network(LAB_NETWORK):
         print(f"network {LAB_NETWORK}: removed")
@@ -71,6 +93,12 @@ def cmd_down(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> None:
     for spec in load_lab_hosts(args.inventory):
         print(f"{spec.inventory_name}\t{spec.container}\t{container_state(spec.container) or 'absent'}")
+    for daemon in lab_services(args.inventory, LAB_STATE).daemons:
+        print(f"{daemon.name}\t{daemon.log.parent.relative_to(LAB_STATE.parent)}\t{daemon.status()}")
+    for server in load_lab_servers(args.inventory):
+        pid = Twin(LAB_STATE / "twin", server.server_id).pid()
+        state = f"running pid={pid}" if pid else "off"
+        print(f"{server.inventory_name}\ttwin {server.server_id}\t{state} ssh=127.0.0.1:{server.ssh_port}")
 
 
 def cmd_container(args: argparse.Namespace) -> None:
@@ -147,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--inventory", type=Path, default=LAB_INVENTORY, help="the lab's hosts.yml")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("image", help="build or reuse the base image").set_defaults(func=cmd_image)
-    sub.add_parser("up", help="start the lab's container hosts").set_defaults(func=cmd_up)
-    sub.add_parser("down", help="remove the lab's container hosts").set_defaults(func=cmd_down)
-    sub.add_parser("status", help="show the lab's container hosts").set_defaults(func=cmd_status)
+    sub.add_parser("up", help="start the lab's hosts, services and twins").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop the twins and services, remove the hosts").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show the lab's hosts, services and twins").set_defaults(func=cmd_status)
     container = sub.add_parser("container", help="single containers from the lab's recipe")
     container.add_argument("action", choices=("up", "down"))
     container.add_argument("names", nargs="+")
@@ -164,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (PodmanError, TwinError, ValueError, OSError) as exc:
+    except (PodmanError, TwinError, DaemonError, LeasewebError, ValueError, OSError) as exc:
         log.error("%s", exc)
         return 1
     return 0

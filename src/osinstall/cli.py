@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--callback-url", default="", help="the installed OS reports stage 'installed' here")
     parser.add_argument("--token", default="", help="this provisioning run's token, echoed in callbacks")
     parser.add_argument("--image", type=Path, help="a generic disk image (default: build the project's)")
+    parser.add_argument(
+        "--image-sha256", help="the generic image's published sha256: any other image is refused, unwritten"
+    )
     parser.add_argument("--device", default="/dev/vda")
     return parser
 
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             generic = DiskImage(args.image, args.image.stat().st_size, file_digest(args.image))
         else:
             generic = build_all().disk
+        if args.image_sha256 and generic.sha256 != args.image_sha256.lower():
+            raise InstallError(
+                f"{generic.path} has sha256 {generic.sha256}, not {args.image_sha256}: refusing to install it"
+            )
         result = install(Target(args.host, args.port, args.user, args.key), site, generic, args.device)
     except (InstallError, DiskImageError, PyinfraError, OSError) as exc:
         log.error("%s", exc)
