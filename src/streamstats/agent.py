@@ -223,7 +223,11 @@ class Agent:
         self.carried = {
             name: {p: v for p, v in start.items() if p not in discovered} for name, start in starts.items()
         }
-        event(log, logging.INFO, "resumed", streams=len(self.followed), run=self.run_id)
+        if fresh:
+            # A new agent's starting point is "the current files": commit it before anything else, so
+            # that a restart after a rotation resumes there instead of starting afresh.
+            self.inflight = self.seal()
+        event(log, logging.INFO, "resumed", streams=len(self.followed), run=self.run_id, fresh=fresh)
         return True
 
     # --- reading -----------------------------------------------------------------------------------

@@ -278,21 +278,36 @@ class Aggregator:
             failing = [s.stat.name for s in self._states.values() if s.failures]
         return not failing, {"pending_rows": pending, "failing": failing, "draining": self._draining}
 
+    def _prepare_schema(self, stop: threading.Event) -> bool:
+        """Create or migrate the tables, waiting for MySQL as long as it takes (or until stopped)."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                conn = connect(self.cfg.mysql)
+                try:
+                    for step in migrate(conn, self.stats, self.cfg.table_prefix):
+                        event(log, logging.INFO, "schema", step=step)
+                finally:
+                    conn.close()
+                return True
+            except (pymysql.MySQLError, OSError) as exc:
+                attempt += 1
+                delay = min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (attempt - 1))
+                event(log, logging.WARNING, "mysql_unavailable", error=str(exc), attempt=attempt, retry_in=delay)
+                stop.wait(delay)
+        return False
+
     def serve(self) -> int:
-        conn = connect(self.cfg.mysql)
-        try:
-            for step in migrate(conn, self.stats, self.cfg.table_prefix):
-                event(log, logging.INFO, "schema", step=step)
-        finally:
-            conn.close()
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        if not self._prepare_schema(stop):
+            return 0
         server = serve(self.cfg.listen, self.route, self.registry, self.health)
         host, port = server.server_address[:2]
         event(log, logging.INFO, "listening", address=f"{host}:{port}", statistics=len(self.stats.statistics), pid=os.getpid())
         flusher = threading.Thread(target=self.run_flusher, name="flusher", daemon=True)
         flusher.start()
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
         stop.wait()
         event(log, logging.INFO, "draining")
         self._stop.set()

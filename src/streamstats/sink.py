@@ -28,7 +28,7 @@ LOCK_WAIT_TIMEOUT = 1205
 
 
 def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:
-    return pymysql.connect(
+    conn = pymysql.connect(
         host=cfg.host,
         port=cfg.port,
         unix_socket=cfg.unix_socket or None,
@@ -40,12 +40,14 @@ def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:
         connect_timeout=cfg.connect_timeout,
         read_timeout=300,
         write_timeout=300,
-        # UTC buckets, strict types, and no gap locks: checkpoint rows are locked one by one.
-        init_command=(
-            "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', "
-            "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
-        ),
+        # UTC buckets and strict types.
+        init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
     )
+    with conn.cursor() as cur:
+        # No gap locks: checkpoint rows are created, then locked one by one (MySQL and MariaDB spell
+        # the variable differently; this statement works in both).
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    return conn
 
 
 @dataclass

@@ -147,7 +147,8 @@ class Stream:
             return False
         st = os.fstat(fd)
         self.close()
-        self.file = _OpenFile(fd, candidate.path, st.st_dev, st.st_ino, "", 0, offset, candidate.path == self.path)
+        empty = prefix_hash(b"")  # until the file has bytes to fingerprint
+        self.file = _OpenFile(fd, candidate.path, st.st_dev, st.st_ino, empty, 0, offset, candidate.path == self.path)
         self._extend_fingerprint()
         self.serial += 1
         return True
@@ -297,8 +298,7 @@ class Stream:
             event(log, logging.INFO, "rotation", stream=self.path, kind="copytruncate", copy=copy.path, offset=f.offset)
             self.on_event("copytruncate", self.path)
             offset = f.offset
-            if self._open(copy, offset) and self.file:
-                self.file.live = False
+            self._open(copy, offset)
             return None
         event(log, logging.ERROR, "truncated_without_copy", stream=self.path, offset=f.offset, detail="lines lost")
         self.on_event("lost", self.path)
