@@ -235,8 +235,7 @@ class Agent:
         stream = followed.stream
         followed.serial = stream.serial
         followed.here = {name: stream.current_matches(t) for name, t in followed.waiting.items()}
-        here = stream.position()
-        if stream.file is None or not stream.file.live or here is None or here.offset:
+        if stream.file is None or not stream.file.live or stream.file.offset:
             return
         chain = stream.chain()
         for name, target in list(followed.waiting.items()):

@@ -172,9 +172,9 @@ def merge(stat: Statistic, frames: list[pl.DataFrame], top_keep: int | None = No
     merged = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
     merged = merged.group_by(keys).agg(pl.col(list(stat.value_columns)).sum())
     if stat.top and top_keep is not None:
-        # Ties at the cut are all kept, so the result does not depend on row order.
+        # Strictly bounded: ties at the cut are broken arbitrarily (a top-N is approximate anyway).
         group = [BUCKET_COLUMN, *(k.name for k in stat.keys)]
-        rank = pl.col(stat.value_columns[0]).rank("min", descending=True).over(group)
+        rank = pl.col(stat.value_columns[0]).rank("ordinal", descending=True).over(group)
         merged = merged.filter(rank <= top_keep)
     return merged
 

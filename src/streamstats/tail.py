@@ -54,6 +54,7 @@ class _OpenFile:
     fp_len: int
     offset: int
     live: bool
+    mtime: float = 0.0  # when nothing was read yet: the modification time last looked at
 
     @property
     def pos(self) -> FilePos:
@@ -99,6 +100,8 @@ class Stream:
         self.on_event = on_event  # ("rotation" | "copytruncate" | "lost", path) for metrics
         self.file: _OpenFile | None = None
         self.serial = 0  # counts the files opened, so callers notice a new file
+        # The end of the file finished last: the position while nothing is read from the next one yet.
+        self.previous: FilePos | None = None
 
     # --- the chain -------------------------------------------------------------------------------------
     def chain(self) -> list[Candidate]:
@@ -148,7 +151,8 @@ class Stream:
         st = os.fstat(fd)
         self.close()
         empty = prefix_hash(b"")  # until the file has bytes to fingerprint
-        self.file = _OpenFile(fd, candidate.path, st.st_dev, st.st_ino, empty, 0, offset, candidate.path == self.path)
+        live = candidate.path == self.path
+        self.file = _OpenFile(fd, candidate.path, st.st_dev, st.st_ino, empty, 0, offset, live, st.st_mtime)
         self._extend_fingerprint()
         self.serial += 1
         return True
@@ -202,7 +206,15 @@ class Stream:
 
     # --- reading -----------------------------------------------------------------------------------------
     def position(self) -> FilePos | None:
-        return self.file.pos if self.file else None
+        """Where reading stands. Before the first byte of a file that followed another, that is the
+        end of the other: an empty file has no fingerprint, and its content may move to a copytruncate
+        copy before it is read, which a restart finds by walking the chain on from the other file."""
+        f = self.file
+        if f is None:
+            return None
+        if f.offset == 0 and f.fp_len == 0 and self.previous is not None:
+            return self.previous
+        return f.pos
 
     def read(self, max_bytes: int, limit: int | None = None) -> Chunk | None:
         """The next complete lines (at most `max_bytes`, never past offset `limit`), or None for now."""
@@ -212,6 +224,8 @@ class Stream:
                 return None
         f = self.file
         assert f is not None
+        if f.offset == 0 and f.fp_len == 0 and self.previous is not None and self._skipped_a_copy():
+            return None
         want = max_bytes if limit is None else min(max_bytes, limit - f.offset)
         data = os.pread(f.fd, want, f.offset) if want > 0 else b""
         if data:
@@ -224,6 +238,26 @@ class Stream:
             if len(data) >= max_bytes:
                 return self._skip_long_line(max_bytes)
         return self._at_end(len(data))
+
+    def _skipped_a_copy(self) -> bool:
+        """Before the first byte of a file that followed another: if it was written and truncated in
+        place meanwhile, its content is in a copy that now sits between the two in the chain; read
+        that first."""
+        f = self.file
+        assert f is not None and self.previous is not None
+        mtime = os.fstat(f.fd).st_mtime
+        if mtime == f.mtime:
+            return False
+        f.mtime = mtime
+        chain = self.chain()
+        before = self.locate(self.previous, chain)
+        here = next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
+        if before is None or here is None or here <= before + 1:
+            return False
+        event(log, logging.INFO, "rotation", stream=self.path, kind="copytruncate", copy=chain[before + 1].path, offset=0)
+        self.on_event("copytruncate", self.path)
+        self._open(chain[before + 1], 0)
+        return True
 
     def _advance(self, data: bytes, skipped: str, consumed: int | None = None) -> Chunk:
         f = self.file
@@ -278,7 +312,9 @@ class Stream:
             following = chain[index + 1 :]
         if not following:
             return None
-        self._open(following[0], 0)
+        finished = f.pos
+        if self._open(following[0], 0):
+            self.previous = finished
         return None
 
     def _truncated(self) -> Chunk | None:
