@@ -39,6 +39,10 @@ class _Metric:
     lock: threading.Lock
     values: dict[LabelValues, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.labelnames:
+            self.values[()] = 0  # exported from the start, not only after the first event
+
     def _key(self, labels: dict[str, str]) -> LabelValues:
         return tuple(str(labels[n]) for n in self.labelnames)
 

@@ -19,3 +19,13 @@ def lab(tmp_path: Path, mariadb: MariaDB) -> Iterator[Lab]:  # noqa: F811
         yield lab
     finally:
         lab.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_lab(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterator[Lab]:  # noqa: F811
+    """One lab (and so one database) shared by the tests of a module."""
+    lab = Lab(tmp_path_factory.mktemp("lab"), mariadb)
+    try:
+        yield lab
+    finally:
+        lab.stop_all()

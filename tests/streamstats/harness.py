@@ -169,10 +169,12 @@ class Service:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def metrics_text(self) -> str:
+        return requests.get(f"{self.url}/metrics", timeout=5).text
+
     def metrics(self) -> dict[str, float]:
-        text = requests.get(f"{self.url}/metrics", timeout=5).text
         out = {}
-        for line in text.splitlines():
+        for line in self.metrics_text().splitlines():
             if line and not line.startswith("#"):
                 name, value = line.rsplit(" ", 1)
                 out[name] = float(value)

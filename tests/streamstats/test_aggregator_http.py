@@ -34,9 +34,10 @@ def _batch(start: dict, end: dict, seq: int, requests_: int, run: str = "0" * 32
     return encode_batch(agent, run, seq, [(BILLING, start, end, rows)])
 
 
-@pytest.fixture
-def aggregator(lab: Lab) -> Service:
-    service = lab.aggregator(max_body="64KiB", statistics={**TEST_STATISTICS, "statistics": TEST_STATISTICS["statistics"][:1]})
+@pytest.fixture(scope="module")
+def aggregator(module_lab: Lab) -> Service:
+    billing_only = {**TEST_STATISTICS, "statistics": TEST_STATISTICS["statistics"][:1]}
+    service = module_lab.aggregator(max_body="64KiB", statistics=billing_only)
     service.start()
     service.wait_healthy()
     return service
@@ -92,7 +93,7 @@ def test_not_json_is_refused(aggregator: Service):
     assert _post(aggregator, b"\xff\x00 not json").status_code == 422
 
 
-def test_a_resent_batch_counts_once_and_a_gap_is_refused(lab: Lab, aggregator: Service):
+def test_a_resent_batch_counts_once_and_a_gap_is_refused(module_lab: Lab, aggregator: Service):
     run = uuid.uuid4().hex
     first = _batch({}, _position(100), 1, 5, run)
     assert _post(aggregator, first).json()["resent"] == []
@@ -109,7 +110,8 @@ def test_a_resent_batch_counts_once_and_a_gap_is_refused(lab: Lab, aggregator: S
     entry = positions["statistics"]["customer_traffic"]
     assert json.loads(entry["position"]) == _position(250)
     assert entry["fingerprint"] == BILLING.fingerprint
-    wait_until(lambda: db_totals(lab.mariadb, lab.database) == {("acme", MINUTE): (12, 12_000)}, 30, "the flush")
+    expected = {("acme", MINUTE): (12, 12_000)}
+    wait_until(lambda: db_totals(module_lab.mariadb, module_lab.database) == expected, 30, "the flush")
 
 
 def test_health_and_metrics(aggregator: Service):
