@@ -102,7 +102,9 @@ class MariaDB:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mariadbd exited with {self.process.returncode}: {self.log.read_text()[-2000:]}"
+                )
             try:
                 self.root().close()
                 return

@@ -46,16 +46,26 @@ class _Metrics:
         self.errors = registry.counter("streamstats_agent_parse_errors_total", "Lines rejected", ("reason",))
         self.bytes = registry.counter("streamstats_agent_bytes_read_total", "Log bytes consumed")
         self.batches = registry.counter("streamstats_agent_batches_total", "Batch sends", ("result",))
-        self.pending = registry.gauge("streamstats_agent_batches_pending", "Batches sealed and not acknowledged")
+        self.pending = registry.gauge(
+            "streamstats_agent_batches_pending", "Batches sealed and not acknowledged"
+        )
         self.unacked = registry.gauge("streamstats_agent_unacked_bytes", "Bytes read and not acknowledged")
-        self.flush_seconds = registry.histogram("streamstats_agent_flush_seconds", "Latency of acknowledged sends")
+        self.flush_seconds = registry.histogram(
+            "streamstats_agent_flush_seconds", "Latency of acknowledged sends"
+        )
         self.lag = registry.gauge("streamstats_agent_lag_bytes", "Bytes written to the logs and not read yet")
         self.newest = registry.gauge(
             "streamstats_agent_newest_line_timestamp_seconds", "Timestamp of the newest line read"
         )
-        self.rotations = registry.counter("streamstats_agent_rotations_total", "Rotations followed", ("kind",))
-        self.lost = registry.counter("streamstats_agent_checkpoints_lost_total", "Positions whose file was gone")
-        self.resyncs = registry.counter("streamstats_agent_resyncs_total", "Restarts from the aggregator's positions")
+        self.rotations = registry.counter(
+            "streamstats_agent_rotations_total", "Rotations followed", ("kind",)
+        )
+        self.lost = registry.counter(
+            "streamstats_agent_checkpoints_lost_total", "Positions whose file was gone"
+        )
+        self.resyncs = registry.counter(
+            "streamstats_agent_resyncs_total", "Restarts from the aggregator's positions"
+        )
 
 
 class _TokenBucket:
@@ -144,7 +154,9 @@ class Agent:
     def _follow(self, path: str, entry: FileEntry, at_end: bool) -> None:
         stream = Stream(path, list(entry.rotated), self.cfg.rotate_wait, self._on_stream_event)
         wanted = {
-            name: positions.parse({path: start[path]})[path] for name, start in self.start_of.items() if path in start
+            name: positions.parse({path: start[path]})[path]
+            for name, start in self.start_of.items()
+            if path in start
         }
         lost = stream.start(sorted(set(wanted.values()), key=lambda p: p.offset), at_end)
         followed = _Followed(stream, dict(entry.fields))
@@ -152,7 +164,9 @@ class Agent:
         for name, target in wanted.items():
             if target in lost:
                 # Its file is gone: the oldest files go first, so it lay before the reader. Count from here.
-                event(log, logging.ERROR, "checkpoint_lost", stream=path, statistic=name, offset=target.offset)
+                event(
+                    log, logging.ERROR, "checkpoint_lost", stream=path, statistic=name, offset=target.offset
+                )
             elif not (here and target.offset == here.offset and stream.current_matches(target)):
                 followed.waiting[name] = target
         self.followed[path] = followed
@@ -348,7 +362,15 @@ class Agent:
             batch.next_try = time.monotonic() + self._backoff(batch.attempts)
             self.metrics.batches.inc(result="error")
             level = logging.ERROR if exc.status in (401, 403, 413, 422) else logging.WARNING
-            event(log, level, "send_failed", seq=batch.seq, attempt=batch.attempts, error=str(exc), detail=exc.detail)
+            event(
+                log,
+                level,
+                "send_failed",
+                seq=batch.seq,
+                attempt=batch.attempts,
+                error=str(exc),
+                detail=exc.detail,
+            )
             return False
         self.metrics.flush_seconds.observe(time.monotonic() - began)
         self.metrics.batches.inc(result="ok")
@@ -398,7 +420,9 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         if self.cfg.listen:
-            serve(self.cfg.listen, lambda r: Response(404, {"error": "not found"}), self.registry, self.health)
+            serve(
+                self.cfg.listen, lambda r: Response(404, {"error": "not found"}), self.registry, self.health
+            )
         if not self.resync():
             return 0
         next_seal = time.monotonic() + self.cfg.flush_interval
@@ -442,9 +466,7 @@ class Agent:
             doc = {
                 "lines": int(self.metrics.lines.get()),
                 "counted": int(self.metrics.counted.get()),
-                "statistics": {
-                    name: frame.sort(frame.columns).to_dicts() for name, frame in totals.items()
-                },
+                "statistics": {name: frame.sort(frame.columns).to_dicts() for name, frame in totals.items()},
             }
             json.dump(doc, output, separators=(",", ":"))
             output.write("\n")
@@ -464,6 +486,7 @@ def agent_main(config: Config, once: bool, output_json: bool) -> int:
         # Read everything now: no waiting for rotated files to settle, no bound on what is unacknowledged.
         assert config.agent is not None
         agent_cfg = dataclasses.replace(config.agent, rotate_wait=0.0, catch_up_rate=0, max_unacked=2**62)
-        return Agent(dataclasses.replace(config, agent=agent_cfg)).run_once(sys.stdout if output_json else None)
+        return Agent(dataclasses.replace(config, agent=agent_cfg)).run_once(
+            sys.stdout if output_json else None
+        )
     return Agent(config).run()
-

@@ -26,7 +26,14 @@ from streamstats.logs import event
 from streamstats.metrics import Registry
 from streamstats.protocol import Batch, InvalidBatch, decode_batch, decompress
 from streamstats.schema import migrate
-from streamstats.sink import INITIAL_POSITION, Segment, connect, delete_expired, load_positions, write_statistic
+from streamstats.sink import (
+    INITIAL_POSITION,
+    Segment,
+    connect,
+    delete_expired,
+    load_positions,
+    write_statistic,
+)
 from streamstats.statistics import Statistic
 
 log = logging.getLogger("streamstats.aggregator")
@@ -48,13 +55,19 @@ class _StatState:
 
 class _Metrics:
     def __init__(self, registry: Registry) -> None:
-        self.batches = registry.counter("streamstats_aggregator_batches_total", "Batches received", ("result",))
-        self.rows_received = registry.counter("streamstats_aggregator_rows_received_total", "Counter rows received")
+        self.batches = registry.counter(
+            "streamstats_aggregator_batches_total", "Batches received", ("result",)
+        )
+        self.rows_received = registry.counter(
+            "streamstats_aggregator_rows_received_total", "Counter rows received"
+        )
         self.rows_written = registry.counter(
             "streamstats_aggregator_rows_written_total", "Rows upserted into MySQL", ("statistic",)
         )
         self.flush_seconds = registry.histogram(
-            "streamstats_aggregator_flush_seconds", "Duration of a statistic's MySQL transaction", ("statistic",)
+            "streamstats_aggregator_flush_seconds",
+            "Duration of a statistic's MySQL transaction",
+            ("statistic",),
         )
         self.flush_errors = registry.counter(
             "streamstats_aggregator_flush_errors_total", "Failed MySQL transactions", ("statistic",)
@@ -62,11 +75,15 @@ class _Metrics:
         self.conflicts = registry.counter(
             "streamstats_aggregator_conflicts_total", "Agent data dropped because its checkpoint moved"
         )
-        self.pending_rows = registry.gauge("streamstats_aggregator_pending_rows", "Rows waiting to be written")
+        self.pending_rows = registry.gauge(
+            "streamstats_aggregator_pending_rows", "Rows waiting to be written"
+        )
         self.deleted = registry.counter(
             "streamstats_aggregator_rows_expired_total", "Rows deleted past retention", ("statistic",)
         )
-        self.db_up = registry.gauge("streamstats_aggregator_mysql_up", "1 when the last MySQL operation worked")
+        self.db_up = registry.gauge(
+            "streamstats_aggregator_mysql_up", "1 when the last MySQL operation worked"
+        )
 
 
 class Aggregator:
@@ -96,7 +113,11 @@ class Aggregator:
             return Response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
         if request.method == "POST" and request.path == "/v1/batches":
             return self._post_batch(request)
-        if request.method == "GET" and request.path.startswith(_AGENT_POSITIONS) and request.path.endswith("/positions"):
+        if (
+            request.method == "GET"
+            and request.path.startswith(_AGENT_POSITIONS)
+            and request.path.endswith("/positions")
+        ):
             return self._get_positions(request.path[len(_AGENT_POSITIONS) : -len("/positions")])
         return Response(404, {"error": "not found"})
 
@@ -158,7 +179,14 @@ class Aggregator:
                     conflicts.append(delta.statistic.name)
             if conflicts:
                 self.metrics.batches.inc(result="conflict")
-                event(log, logging.WARNING, "position_conflict", agent=batch.agent, seq=batch.seq, stats=",".join(conflicts))
+                event(
+                    log,
+                    logging.WARNING,
+                    "position_conflict",
+                    agent=batch.agent,
+                    seq=batch.seq,
+                    stats=",".join(conflicts),
+                )
                 return Response(409, {"error": "position mismatch", "statistics": conflicts})
             rows = 0
             for delta in fresh:
@@ -209,7 +237,14 @@ class Aggregator:
             with self._lock:  # keep everything, older segments first
                 for agent, segments in pending.items():
                     state.pending[agent] = segments + state.pending.get(agent, [])
-            event(log, logging.WARNING, "flush_failed", statistic=state.stat.name, error=str(exc), attempt=state.failures)
+            event(
+                log,
+                logging.WARNING,
+                "flush_failed",
+                statistic=state.stat.name,
+                error=str(exc),
+                attempt=state.failures,
+            )
             return
         state.failures = 0
         self._last_db_ok = time.monotonic()
@@ -222,8 +257,21 @@ class Aggregator:
                 for agent in outcome.conflicts:
                     self._stale.add((agent, state.stat.name))
                     state.pending.pop(agent, None)
-            event(log, logging.WARNING, "checkpoint_conflict", statistic=state.stat.name, agents=",".join(outcome.conflicts))
-        event(log, logging.DEBUG, "flushed", statistic=state.stat.name, rows=outcome.rows, seconds=round(outcome.seconds, 3))
+            event(
+                log,
+                logging.WARNING,
+                "checkpoint_conflict",
+                statistic=state.stat.name,
+                agents=",".join(outcome.conflicts),
+            )
+        event(
+            log,
+            logging.DEBUG,
+            "flushed",
+            statistic=state.stat.name,
+            rows=outcome.rows,
+            seconds=round(outcome.seconds, 3),
+        )
 
     def _retry_delay(self, state: _StatState) -> float:
         if not state.failures:
@@ -293,7 +341,9 @@ class Aggregator:
             except (pymysql.MySQLError, OSError) as exc:
                 attempt += 1
                 delay = min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (attempt - 1))
-                event(log, logging.WARNING, "mysql_unavailable", error=str(exc), attempt=attempt, retry_in=delay)
+                event(
+                    log, logging.WARNING, "mysql_unavailable", error=str(exc), attempt=attempt, retry_in=delay
+                )
                 stop.wait(delay)
         return False
 
@@ -305,7 +355,14 @@ class Aggregator:
             return 0
         server = serve(self.cfg.listen, self.route, self.registry, self.health)
         host, port = server.server_address[:2]
-        event(log, logging.INFO, "listening", address=f"{host}:{port}", statistics=len(self.stats.statistics), pid=os.getpid())
+        event(
+            log,
+            logging.INFO,
+            "listening",
+            address=f"{host}:{port}",
+            statistics=len(self.stats.statistics),
+            pid=os.getpid(),
+        )
         flusher = threading.Thread(target=self.run_flusher, name="flusher", daemon=True)
         flusher.start()
         stop.wait()
@@ -316,4 +373,3 @@ class Aggregator:
         drained = self.drain(time.monotonic() + self.cfg.drain_timeout)
         event(log, logging.INFO, "stopped", drained=drained)
         return 0 if drained else 1
-

@@ -40,9 +40,9 @@ def _load(path: Path, section: str) -> Config:
 def cmd_agent(args: argparse.Namespace) -> int:
     config = _load(args.config, "agent")
     assert config.agent is not None
-    if not args.once or args.output != "json":
-        if not config.agent.aggregator_url or not config.agent.token:
-            raise ConfigError("agent.aggregator_url", "aggregator_url and a token are needed to send batches")
+    sends = not args.once or args.output != "json"
+    if sends and not (config.agent.aggregator_url and config.agent.token):
+        raise ConfigError("agent.aggregator_url", "aggregator_url and a token are needed to send batches")
     setup_logging(config.agent.log_level)
     _runtime_env(config.agent.threads)
     from streamstats.agent import agent_main
@@ -69,7 +69,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         flags += f" sampled 1/{stat.sample.one_in}" if stat.sample else ""
         print(f"  {stat.name}: keys {','.join(stat.key_columns) or '-'} every {stat.bucket}s{flags}")
     if config.agent:
-        print(f"agent {config.agent.id}: {len(config.agent.files)} file entries -> {config.agent.aggregator_url or '-'}")
+        print(
+            f"agent {config.agent.id}: {len(config.agent.files)} file entries"
+            f" -> {config.agent.aggregator_url or '-'}"
+        )
     if config.aggregator:
         print(f"aggregator on {config.aggregator.listen} -> mysql {config.aggregator.mysql.database}")
     return 0
@@ -115,8 +118,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = open(args.output, "ab" if args.append else "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     try:
         for block in generate.blocks(
-            args.lines, seed=args.seed, first=args.first, fmt=args.format, start=args.start, rate=args.rate,
-            customers=args.customers, edge=args.edge,
+            args.lines,
+            seed=args.seed,
+            first=args.first,
+            fmt=args.format,
+            start=args.start,
+            rate=args.rate,
+            customers=args.customers,
+            edge=args.edge,
         ):
             out.write(block)
     finally:
@@ -132,8 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     agent = sub.add_parser("agent", help="follow logs, count, send to the aggregator")
     agent.add_argument("--config", type=Path, required=True)
-    agent.add_argument("--once", action="store_true", help="read the files to their end, send (or print), exit")
-    agent.add_argument("--output", choices=("json",), help="with --once: print the statistics instead of sending")
+    agent.add_argument(
+        "--once", action="store_true", help="read the files to their end, send (or print), exit"
+    )
+    agent.add_argument(
+        "--output", choices=("json",), help="with --once: print the statistics instead of sending"
+    )
     agent.set_defaults(func=cmd_agent)
     aggregator = sub.add_parser("aggregator", help="receive batches, write MySQL")
     aggregator.add_argument("--config", type=Path, required=True)

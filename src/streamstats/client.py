@@ -43,7 +43,9 @@ class AggregatorClient:
             body = {"error": response.text[:200]}
         if response.status_code != 200:
             raise AggregatorError(
-                f"{method} {path}: HTTP {response.status_code} {body.get('error', '')}", response.status_code, body
+                f"{method} {path}: HTTP {response.status_code} {body.get('error', '')}",
+                response.status_code,
+                body,
             )
         return body
 

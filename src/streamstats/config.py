@@ -198,7 +198,9 @@ def _file_entry(raw: Any, key: str, base: Path) -> FileEntry:
     if not isinstance(rotated, list) or not all(isinstance(r, str) and "{path}" in r for r in rotated):
         raise ConfigError(f"{key}.rotated", "must be a list of names containing {path}, newest first")
     fields = raw.get("fields", {})
-    if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
+    if not isinstance(fields, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
+    ):
         raise ConfigError(f"{key}.fields", "must map field names to string values")
     return FileEntry(path, tuple(rotated), tuple(sorted(fields.items())))
 
@@ -281,7 +283,9 @@ def _aggregator(raw: Any, base: Path) -> AggregatorConfig:
         raise ConfigError("aggregator.tokens", "at least one token is required (tokens or tokens_file)")
     for i, token in enumerate(tokens):
         if not isinstance(token, str) or not TOKEN.match(token):
-            raise ConfigError(f"aggregator.tokens[{i}]", "must be 16 to 256 printable characters without spaces")
+            raise ConfigError(
+                f"aggregator.tokens[{i}]", "must be 16 to 256 printable characters without spaces"
+            )
     return AggregatorConfig(
         mysql=_mysql(s),
         tokens=tuple(tokens),

@@ -70,7 +70,11 @@ class DerivedField:
 DERIVED_FIELDS = (
     DerivedField("status_class", "status", "string", 3, 'the status class: "2xx", "3xx", "4xx", "5xx"'),
     DerivedField(
-        "cache_hit", "cache_status", "int", 0, "1 when cache_status is HIT, STALE, UPDATING or REVALIDATED, else 0"
+        "cache_hit",
+        "cache_status",
+        "int",
+        0,
+        "1 when cache_status is HIT, STALE, UPDATING or REVALIDATED, else 0",
     ),
 )
 CACHE_HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
@@ -115,7 +119,9 @@ def _field(raw: Any, key: str) -> FieldSpec:
             raise ConfigError(f"{key}.{flag}", "must be true or false")
     if flags["categorical"] and kind != "string":
         raise ConfigError(f"{key}.categorical", "only a string field can be categorical")
-    return FieldSpec(name, kind, max_length, encoding, flags["required"], str(raw.get("nginx", "")), flags["categorical"])
+    return FieldSpec(
+        name, kind, max_length, encoding, flags["required"], str(raw.get("nginx", "")), flags["categorical"]
+    )
 
 
 def parse_format(name: str, raw: Any, key: str) -> LogFormat:

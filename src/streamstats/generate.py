@@ -18,11 +18,14 @@ _TO_UNIT = 2.0**-53
 POPS = ("ams1", "fra1", "lon1", "par1", "mad1", "waw1", "nyc1", "iad1", "sjc1", "gru1", "sin1", "tyo1")
 COUNTRIES = ("US", "DE", "GB", "FR", "NL", "JP", "BR", "IN", "ES", "IT", "PL", "CA", "AU", "SG", "SE", "-")
 ASNS = (13335, 15169, 16509, 3320, 3215, 2856, 7922, 701, 1136, 4134, 8075, 20940, 32934, 6830, 5089, 3301)
+_WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
+_SAFARI = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
 USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36",
+    f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_SAFARI} Version/18.1 Mobile/15E148 "
+    "Safari/604.1",
+    f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_SAFARI} Version/18.1 Safari/605.1.15",
+    f"Mozilla/5.0 (Linux; Android 14; Pixel 8) {_WEBKIT} Chrome/131.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -34,7 +37,16 @@ USER_AGENTS = (
 )
 CONTENT_TYPES = ("image/jpeg", "image/webp", "video/mp4", "application/javascript", "text/css", "text/html")
 EXTENSIONS = ("jpg", "webp", "mp4", "js", "css", "html")
-STATUSES = ((200, 0.80), (206, 0.05), (304, 0.08), (404, 0.04), (403, 0.01), (500, 0.01), (502, 0.005), (503, 0.005))
+STATUSES = (
+    (200, 0.80),
+    (206, 0.05),
+    (304, 0.08),
+    (404, 0.04),
+    (403, 0.01),
+    (500, 0.01),
+    (502, 0.005),
+    (503, 0.005),
+)
 CACHE = (("HIT", 0.70), ("MISS", 0.18), ("EXPIRED", 0.04), ("STALE", 0.01), ("UPDATING", 0.01), ("-", 0.06))
 METHODS = (("GET", 0.93), ("HEAD", 0.04), ("POST", 0.02), ("OPTIONS", 0.01))
 PROTOCOLS = (("HTTP/2.0", 0.6), ("HTTP/1.1", 0.35), ("HTTP/3.0", 0.05))
@@ -111,7 +123,9 @@ def frame(
             (obj_id % 40),
             obj,
             pl.lit(pl.Series(EXTENSIONS)).gather(kind),
-            pl.when(u[15] < 0.3).then(pl.format("?version={}&quality=high", obj_id % 7)).otherwise(pl.lit("")),
+            pl.when(u[15] < 0.3)
+            .then(pl.format("?version={}&quality=high", obj_id % 7))
+            .otherwise(pl.lit("")),
         ),
         "protocol": _choice(u[16], PROTOCOLS),
         "status": status.cast(pl.String),
@@ -129,7 +143,11 @@ def frame(
         "referrer": pl.when(u[21] < 0.4)
         .then(pl.lit("-"))
         .otherwise(
-            pl.format("https://www.{}.example.com/articles/{}", _pick(u[0], customer_names, _zipf(customers)), obj_id % 200)
+            pl.format(
+                "https://www.{}.example.com/articles/{}",
+                _pick(u[0], customer_names, _zipf(customers)),
+                obj_id % 200,
+            )
         ),
         "country": _pick(u[22], COUNTRIES, _zipf(len(COUNTRIES), 0.9)),
         "asn": _pick(u[22], ASNS, _zipf(len(ASNS), 0.9)).cast(pl.String),
@@ -174,7 +192,9 @@ def to_bytes(df: pl.DataFrame, fmt: str = "cdn") -> bytes:
     return df.write_csv(separator="\t", include_header=False, quote_style="never").encode()
 
 
-def blocks(lines: int, seed: int = 1, first: int = 0, block: int = 200_000, fmt: str = "cdn", **kw: object) -> Iterator[bytes]:
+def blocks(
+    lines: int, seed: int = 1, first: int = 0, block: int = 200_000, fmt: str = "cdn", **kw: object
+) -> Iterator[bytes]:
     """The log text of lines first .. first+lines-1, in blocks of at most `block` lines."""
     for offset in range(first, first + lines, block):
         yield to_bytes(frame(offset, min(block, first + lines - offset), seed, **kw), fmt)  # type: ignore[arg-type]

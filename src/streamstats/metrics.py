@@ -48,7 +48,9 @@ class _Metric:
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-        lines += [f"{self.name}{_labels(self.labelnames, k)} {_number(v)}" for k, v in sorted(self.values.items())]
+        lines += [
+            f"{self.name}{_labels(self.labelnames, k)} {_number(v)}" for k, v in sorted(self.values.items())
+        ]
         return lines
 
 
@@ -87,7 +89,9 @@ class Histogram(_Metric):
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         for key, counts in sorted(self.series.items()):
-            for bound, count in zip((*self.buckets, math.inf), (*counts[: len(self.buckets)], counts[-1]), strict=True):
+            for bound, count in zip(
+                (*self.buckets, math.inf), (*counts[: len(self.buckets)], counts[-1]), strict=True
+            ):
                 le = f'le="{_number(bound)}"'
                 lines.append(f"{self.name}_bucket{_labels(self.labelnames, key, le)} {_number(count)}")
             lines.append(f"{self.name}_sum{_labels(self.labelnames, key)} {_number(counts[-2])}")

@@ -161,9 +161,7 @@ class ChunkParser:
         unmatched = raw.select(pl.all_horizontal(pl.all().is_null())).to_series()
         self._reject_mask(out, series, "format", unmatched)
         matched = series.filter(~unmatched)
-        raw = raw.filter(~unmatched).select(
-            pl.col(n).fill_null("-").cast(t) for n, t in self._schema.items()
-        )
+        raw = raw.filter(~unmatched).select(pl.col(n).fill_null("-").cast(t) for n, t in self._schema.items())
         out.frame = self._typed(raw, out, lambda i: matched[i])
         return out
 
@@ -180,8 +178,14 @@ class ChunkParser:
         if spec.encoding == "msec":
             seconds = text.cast(pl.Float64, strict=False)
             # Bounds are checked on the float, before the cast to an integer that cannot hold them all.
-            return pl.when(seconds.is_finite() & (seconds >= low) & (seconds < high)).then(seconds.floor()).cast(pl.Int64)
-        parsed = text.str.strip_chars("[]").str.strptime(pl.Datetime("us", "UTC"), _TS_FORMATS[spec.encoding], strict=False)
+            return (
+                pl.when(seconds.is_finite() & (seconds >= low) & (seconds < high))
+                .then(seconds.floor())
+                .cast(pl.Int64)
+            )
+        parsed = text.str.strip_chars("[]").str.strptime(
+            pl.Datetime("us", "UTC"), _TS_FORMATS[spec.encoding], strict=False
+        )
         seconds = parsed.dt.epoch("s")
         return pl.when((seconds >= low) & (seconds < high)).then(seconds)
 
@@ -204,7 +208,9 @@ class ChunkParser:
         typed = self._retry_duration_lists(raw.with_columns(exprs))
         number_flags = [pl.col(name) for name in flags]
         typed = typed.with_columns(
-            _bad_number=pl.any_horizontal(number_flags) & ~pl.col("_bad_ts") if number_flags else pl.lit(False)
+            _bad_number=pl.any_horizontal(number_flags) & ~pl.col("_bad_ts")
+            if number_flags
+            else pl.lit(False)
         )
         drop = ("_bad", "_raw_", self.format.timestamp.name)
         keep = [c for c in typed.columns if c == TS or not c.startswith(drop)]
@@ -227,7 +233,9 @@ class ChunkParser:
             rows = typed[flag].arg_true()
             if rows.is_empty():
                 continue
-            fixed = typed.select(pl.col(f"_raw_{column}").gather(rows)).select(_duration_list(f"_raw_{column}"))
+            fixed = typed.select(pl.col(f"_raw_{column}").gather(rows)).select(
+                _duration_list(f"_raw_{column}")
+            )
             values = fixed.to_series()
             typed = typed.with_columns(
                 typed[column].scatter(rows, values), typed[flag].scatter(rows, values.is_null())

@@ -77,6 +77,10 @@ def parse(obj: Any, key: str = "position") -> Position:
         fp_len = _non_negative_int(raw["fp_len"], f"{where}.fp_len", FP_BYTES)
         offset = _non_negative_int(raw["offset"], f"{where}.offset")
         out[path] = FilePos(
-            _non_negative_int(raw["dev"], f"{where}.dev"), _non_negative_int(raw["ino"], f"{where}.ino"), fp, fp_len, offset
+            _non_negative_int(raw["dev"], f"{where}.dev"),
+            _non_negative_int(raw["ino"], f"{where}.ino"),
+            fp,
+            fp_len,
+            offset,
         )
     return out

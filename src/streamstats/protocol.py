@@ -56,7 +56,9 @@ class Batch:
     deltas: tuple[Delta, ...]
 
 
-def encode_batch(agent: str, run: str, seq: int, deltas: list[tuple[Statistic, dict, dict, pl.DataFrame]]) -> bytes:
+def encode_batch(
+    agent: str, run: str, seq: int, deltas: list[tuple[Statistic, dict, dict, pl.DataFrame]]
+) -> bytes:
     stats = {
         stat.name: {
             "fingerprint": stat.fingerprint,

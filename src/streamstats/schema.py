@@ -70,7 +70,9 @@ class Column:
 def key_columns(stat: Statistic) -> list[Column]:
     columns = [Column(BUCKET_COLUMN, "datetime")]
     for key in stat.keys:
-        columns.append(Column(key.name, f"varchar({key.max_length})" if key.kind == "string" else "bigint(20)"))
+        columns.append(
+            Column(key.name, f"varchar({key.max_length})" if key.kind == "string" else "bigint(20)")
+        )
     if stat.top:
         top_type = f"varchar({stat.top.max_length})" if stat.top.max_length else "bigint(20)"
         columns.append(Column(stat.top.field, top_type))
@@ -146,7 +148,9 @@ def migrate(conn: pymysql.connections.Connection, stats: StatisticSet, prefix: s
         try:
             version = _schema_version(cur)
             if version > SCHEMA_VERSION:
-                raise SchemaError(f"the database has schema version {version}, this aggregator knows {SCHEMA_VERSION}")
+                raise SchemaError(
+                    f"the database has schema version {version}, this aggregator knows {SCHEMA_VERSION}"
+                )
             for target in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[target]:
                     cur.execute(statement)
@@ -159,8 +163,8 @@ def migrate(conn: pymysql.connections.Connection, stats: StatisticSet, prefix: s
                 table = prefix + stat.name
                 done += _migrate_table(cur, stat, table)
                 cur.execute(
-                    f"REPLACE INTO {STATISTICS} (name, table_name, fingerprint, bucket_seconds, retention_seconds, "
-                    "billing, description, definition, updated_at) "
+                    f"REPLACE INTO {STATISTICS} (name, table_name, fingerprint, bucket_seconds, "
+                    "retention_seconds, billing, description, definition, updated_at) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP())",
                     (
                         stat.name,

@@ -9,6 +9,7 @@ agent and statistic the counters hold exactly the lines up to the checkpoint, wh
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -157,10 +158,8 @@ def write_statistic(
                 )
         conn.commit()
     except BaseException:
-        try:
+        with contextlib.suppress(pymysql.MySQLError, OSError):
             conn.rollback()
-        except pymysql.MySQLError:
-            pass
         raise
     outcome.rows = rows.height
     outcome.seconds = time.monotonic() - began
@@ -173,8 +172,8 @@ def delete_expired(conn: pymysql.connections.Connection, stat: Statistic, table:
     with conn.cursor() as cur:
         while True:
             cur.execute(
-                f"DELETE FROM {quote(table)} WHERE {quote(BUCKET_COLUMN)} < UTC_TIMESTAMP() - INTERVAL %s SECOND "
-                f"LIMIT {RETENTION_BATCH}",
+                f"DELETE FROM {quote(table)} WHERE {quote(BUCKET_COLUMN)} < "
+                f"UTC_TIMESTAMP() - INTERVAL %s SECOND LIMIT {RETENTION_BATCH}",
                 (int(stat.retention),),
             )
             conn.commit()

@@ -1,15 +1,15 @@
 """Statistics as configuration: a YAML document naming a log format and a list of statistics.
 
-    format: cdn
-    constant_fields: []            # string fields each agent file entry supplies (`fields:`)
-    statistics:
-      - name: customer_traffic     # table stat_customer_traffic
-        billing: true              # exact: never sampled, never a top-N
-        keys: [customer]
-        bucket: 1m
-        values: {requests: count, bytes_sent: sum(bytes_sent)}
-        flush_interval: 30s        # how often the aggregator writes it to MySQL
-        retention: 800d
+format: cdn
+constant_fields: []            # string fields each agent file entry supplies (`fields:`)
+statistics:
+  - name: customer_traffic     # table stat_customer_traffic
+    billing: true              # exact: never sampled, never a top-N
+    keys: [customer]
+    bucket: 1m
+    values: {requests: count, bytes_sent: sum(bytes_sent)}
+    flush_interval: 30s        # how often the aggregator writes it to MySQL
+    retention: 800d
 """
 
 from __future__ import annotations
@@ -199,7 +199,9 @@ def _top(raw: Any, fields: dict[str, ValueField], key: str) -> Top:
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_TOP_N:
         raise ConfigError(f"{key}.n", f"must be an integer from 1 to {MAX_TOP_N}")
     max_length = raw.get("max_length", field.max_length if field.kind == "string" else 0)
-    if field.kind == "string" and (not isinstance(max_length, int) or not 1 <= max_length <= field.max_length):
+    if field.kind == "string" and (
+        not isinstance(max_length, int) or not 1 <= max_length <= field.max_length
+    ):
         raise ConfigError(f"{key}.max_length", f"must be an integer from 1 to {field.max_length}")
     return Top(field.name, n, max_length)
 
@@ -214,7 +216,9 @@ def _sample(raw: Any, fields: dict[str, ValueField], key: str) -> Sampling:
     return Sampling(one_in, by.name)
 
 
-def _where(raw: Any, fields: dict[str, ValueField], key: str) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
+def _where(
+    raw: Any, fields: dict[str, ValueField], key: str
+) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(key, "where is a mapping of field to a list of accepted values")
     out = []
@@ -224,7 +228,9 @@ def _where(raw: Any, fields: dict[str, ValueField], key: str) -> tuple[tuple[str
             raise ConfigError(f"{key}.{name}", "a non-empty list of values is required")
         want = int if field.kind == "int" else str
         if not all(isinstance(v, want) and not isinstance(v, bool) for v in accepted):
-            raise ConfigError(f"{key}.{name}", f"values must all be {'integers' if want is int else 'strings'}")
+            raise ConfigError(
+                f"{key}.{name}", f"values must all be {'integers' if want is int else 'strings'}"
+            )
         out.append((name, tuple(accepted)))
     return tuple(out)
 
@@ -292,7 +298,9 @@ def parse_statistic_set(raw: Any, formats: dict[str, LogFormat], key: str = "sta
         raise ConfigError(f"{key}.{unknown[0]}", "unknown key")
     fmt_name = raw.get("format")
     if fmt_name not in formats:
-        raise ConfigError(f"{key}.format", f"unknown format {fmt_name!r}; known: {', '.join(sorted(formats))}")
+        raise ConfigError(
+            f"{key}.format", f"unknown format {fmt_name!r}; known: {', '.join(sorted(formats))}"
+        )
     constants = raw.get("constant_fields", [])
     if not isinstance(constants, list):
         raise ConfigError(f"{key}.constant_fields", "must be a list of field names")
@@ -312,7 +320,9 @@ def parse_statistic_set(raw: Any, formats: dict[str, LogFormat], key: str = "sta
 
 def builtin_statistics_names() -> list[str]:
     folder = resources.files("streamstats").joinpath("data")
-    return sorted(p.name.removesuffix(".stats.yml") for p in folder.iterdir() if p.name.endswith(".stats.yml"))
+    return sorted(
+        p.name.removesuffix(".stats.yml") for p in folder.iterdir() if p.name.endswith(".stats.yml")
+    )
 
 
 def load_statistic_set(

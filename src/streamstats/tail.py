@@ -120,6 +120,7 @@ class Stream:
     def locate(self, pos: FilePos, chain: list[Candidate]) -> int | None:
         """The chain index of the file `pos` is in: the same inode with the same first bytes, or else
         a copy of it (copytruncate) with the same first bytes, long enough to hold the offset."""
+
         def matches(c: Candidate) -> bool:
             return c.size >= pos.offset and (pos.fp_len == 0 or _hash_prefix(c.path, pos.fp_len) == pos.fp)
 
@@ -177,7 +178,9 @@ class Stream:
             return lost
         live = chain[-1] if chain and chain[-1].path == self.path else None
         if lost:
-            event(log, logging.ERROR, "checkpoint_lost", stream=self.path, detail="file not found: lines lost")
+            event(
+                log, logging.ERROR, "checkpoint_lost", stream=self.path, detail="file not found: lines lost"
+            )
             self.on_event("lost", self.path)
         if live is not None and self._open(live, 0) and at_end and not positions and self.file:
             self.file.offset = _last_line_end(self.file.fd, live.size)
@@ -254,7 +257,15 @@ class Stream:
         here = next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
         if before is None or here is None or here <= before + 1:
             return False
-        event(log, logging.INFO, "rotation", stream=self.path, kind="copytruncate", copy=chain[before + 1].path, offset=0)
+        event(
+            log,
+            logging.INFO,
+            "rotation",
+            stream=self.path,
+            kind="copytruncate",
+            copy=chain[before + 1].path,
+            offset=0,
+        )
         self.on_event("copytruncate", self.path)
         self._open(chain[before + 1], 0)
         return True
@@ -326,17 +337,34 @@ class Stream:
             (
                 c
                 for c in reversed(chain)
-                if (c.dev, c.ino) != (f.dev, f.ino) and c.size >= f.offset and _hash_prefix(c.path, f.fp_len) == f.fp
+                if (c.dev, c.ino) != (f.dev, f.ino)
+                and c.size >= f.offset
+                and _hash_prefix(c.path, f.fp_len) == f.fp
             ),
             None,
         )
         if copy is not None:
-            event(log, logging.INFO, "rotation", stream=self.path, kind="copytruncate", copy=copy.path, offset=f.offset)
+            event(
+                log,
+                logging.INFO,
+                "rotation",
+                stream=self.path,
+                kind="copytruncate",
+                copy=copy.path,
+                offset=f.offset,
+            )
             self.on_event("copytruncate", self.path)
             offset = f.offset
             self._open(copy, offset)
             return None
-        event(log, logging.ERROR, "truncated_without_copy", stream=self.path, offset=f.offset, detail="lines lost")
+        event(
+            log,
+            logging.ERROR,
+            "truncated_without_copy",
+            stream=self.path,
+            offset=f.offset,
+            detail="lines lost",
+        )
         self.on_event("lost", self.path)
         live = chain[-1] if chain and chain[-1].path == self.path else None
         if live is None or not self._open(live, 0):

@@ -218,12 +218,16 @@ class Lab:
         config = self.write_config(
             f"aggregator{port}.yml", {"statistics": statistics or TEST_STATISTICS, "aggregator": section}
         )
-        service = Service("aggregator", ["aggregator", "--config", str(config)], self.dir / f"aggregator{port}.log")
+        service = Service(
+            "aggregator", ["aggregator", "--config", str(config)], self.dir / f"aggregator{port}.log"
+        )
         service.url = f"http://127.0.0.1:{port}"
         self.services.append(service)
         return service
 
-    def agent_config(self, aggregator: Service | None, files: list[Any], statistics: Any = None, **settings: Any) -> Path:
+    def agent_config(
+        self, aggregator: Service | None, files: list[Any], statistics: Any = None, **settings: Any
+    ) -> Path:
         port = free_port()
         section = {
             "id": settings.pop("id", "edge01"),
@@ -241,9 +245,13 @@ class Lab:
         }
         if aggregator is not None:
             section |= {"aggregator_url": aggregator.url, "token_file": "token"}
-        return self.write_config(f"agent{port}.yml", {"statistics": statistics or TEST_STATISTICS, "agent": section})
+        return self.write_config(
+            f"agent{port}.yml", {"statistics": statistics or TEST_STATISTICS, "agent": section}
+        )
 
-    def agent(self, aggregator: Service, files: list[Any], statistics: Any = None, **settings: Any) -> Service:
+    def agent(
+        self, aggregator: Service, files: list[Any], statistics: Any = None, **settings: Any
+    ) -> Service:
         config = self.agent_config(aggregator, files, statistics, **settings)
         port = yaml.safe_load(config.read_text())["agent"]["listen"].rsplit(":", 1)[1]
         service = Service("agent", ["agent", "--config", str(config)], self.dir / f"agent{port}.log")
@@ -261,7 +269,9 @@ class Lab:
         try:
             wait_until(equal, timeout, "the database totals to equal the log files' totals", interval=0.5)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {describe_difference(expected, db_totals(self.mariadb, self.database))}") from exc
+            raise AssertionError(
+                f"{exc}: {describe_difference(expected, db_totals(self.mariadb, self.database))}"
+            ) from exc
 
     def stop_all(self) -> None:
         for service in self.services:

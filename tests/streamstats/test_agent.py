@@ -23,7 +23,17 @@ def _log(lab: Lab, name: str, lines: int, seed: int) -> Path:
 
 def _once_json(config: Path) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config), "--once", "--output", "json"],
+        [
+            sys.executable,
+            "-m",
+            "streamstats.cli",
+            "agent",
+            "--config",
+            str(config),
+            "--once",
+            "--output",
+            "json",
+        ],
         capture_output=True,
         check=True,
         timeout=120,
@@ -32,13 +42,18 @@ def _once_json(config: Path) -> dict:
 
 
 def _json_totals(doc: dict) -> dict:
-    return {(r["customer"], r["bucket"]): (r["requests"], r["bytes_sent"]) for r in doc["statistics"]["customer_traffic"]}
+    return {
+        (r["customer"], r["bucket"]): (r["requests"], r["bytes_sent"])
+        for r in doc["statistics"]["customer_traffic"]
+    }
 
 
 def _table(lab: Lab, table: str, columns: str) -> set[tuple]:
     with lab.mariadb.connect(lab.database) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT UNIX_TIMESTAMP(bucket), {columns} FROM {table}")
-        return {tuple(int(v) if isinstance(v, int | float) or str(v).isdigit() else v for v in row) for row in cur}
+        return {
+            tuple(int(v) if isinstance(v, int | float) or str(v).isdigit() else v for v in row) for row in cur
+        }
 
 
 def test_once_equals_streaming_for_every_exact_statistic(lab: Lab):
@@ -53,16 +68,35 @@ def test_once_equals_streaming_for_every_exact_statistic(lab: Lab):
     agent.start()
     lab.wait_for_totals(file_totals([log]), timeout=60)
     wait_until(
-        lambda: _table(lab, "stat_customer_status", "customer, status_class, requests, bytes_sent")
-        == {(r["bucket"], r["customer"], r["status_class"], r["requests"], r["bytes_sent"])
-            for r in doc["statistics"]["customer_status"]},
+        lambda: (
+            _table(lab, "stat_customer_status", "customer, status_class, requests, bytes_sent")
+            == {
+                (r["bucket"], r["customer"], r["status_class"], r["requests"], r["bytes_sent"])
+                for r in doc["statistics"]["customer_status"]
+            }
+        ),
         30,
         "customer_status to equal the one-shot output",
     )
     wait_until(
-        lambda: _table(lab, "stat_pop_cache", "pop, cache_status, requests, request_time_ms_sum, request_time_ms_count")
-        == {(r["bucket"], r["pop"], r["cache_status"], r["requests"], r["request_time_ms_sum"], r["request_time_ms_count"])
-            for r in doc["statistics"]["pop_cache"]},
+        lambda: (
+            _table(
+                lab,
+                "stat_pop_cache",
+                "pop, cache_status, requests, request_time_ms_sum, request_time_ms_count",
+            )
+            == {
+                (
+                    r["bucket"],
+                    r["pop"],
+                    r["cache_status"],
+                    r["requests"],
+                    r["request_time_ms_sum"],
+                    r["request_time_ms_count"],
+                )
+                for r in doc["statistics"]["pop_cache"]
+            }
+        ),
         30,
         "pop_cache to equal the one-shot output",
     )
@@ -74,20 +108,31 @@ def test_once_sends_and_exits_and_two_agents_add_up(lab: Lab):
     aggregator.start()
     for n, log in enumerate(logs, 1):
         config = lab.agent_config(aggregator, [str(log)], id=f"edge0{n}")
-        subprocess.run([sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config), "--once"],
-                       check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config), "--once"],
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
     lab.wait_for_totals(file_totals(logs), timeout=60)
 
 
 def test_sigterm_drains_agent_and_aggregator(lab: Lab):
-    slow = {**TEST_STATISTICS, "statistics": [{**s, "flush_interval": "1h"} for s in TEST_STATISTICS["statistics"]]}
+    slow = {
+        **TEST_STATISTICS,
+        "statistics": [{**s, "flush_interval": "1h"} for s in TEST_STATISTICS["statistics"]],
+    }
     log = _log(lab, "access.log", 20_000, seed=41)
     aggregator = lab.aggregator(statistics=slow)
     aggregator.start()
     agent = lab.agent(aggregator, [str(log)], statistics=slow, flush_interval="1h")
     agent.start()
     agent.wait_healthy()
-    wait_until(lambda: agent.metrics().get("streamstats_agent_lines_counted_total") == 20_000, 60, "the agent to count")
+    wait_until(
+        lambda: agent.metrics().get("streamstats_agent_lines_counted_total") == 20_000,
+        60,
+        "the agent to count",
+    )
     assert db_totals(lab.mariadb, lab.database) == {}  # nothing sent or written yet: only SIGTERM will
     assert agent.stop() == 0
     assert aggregator.stop() == 0
@@ -105,7 +150,9 @@ def test_backpressure_bounds_reading_ahead_and_catches_up(lab: Lab):
     read_before = agent.metrics()["streamstats_agent_bytes_read_total"]
     with open(log, "ab") as handle:  # about 22 MB more while the aggregator is away
         handle.write(b"".join(generate.blocks(60_000, seed=51, first=1_000, start=START, rate=50)))
-    wait_until(lambda: agent.metrics()["streamstats_agent_bytes_read_total"] > read_before, 30, "the agent to read")
+    wait_until(
+        lambda: agent.metrics()["streamstats_agent_bytes_read_total"] > read_before, 30, "the agent to read"
+    )
     time.sleep(2)  # it keeps retrying; the bound holds whatever it does meanwhile
     metrics = agent.metrics()
     assert metrics["streamstats_agent_bytes_read_total"] - read_before <= 4 * 2**20 + 2**20
@@ -126,10 +173,16 @@ def test_agent_metrics_and_health(lab: Lab):
     agent = lab.agent(aggregator, [str(log)])
     agent.start()
     agent.wait_healthy()
-    wait_until(lambda: agent.metrics().get("streamstats_agent_lines_read_total") == 1_001, 30, "the agent to read")
+    wait_until(
+        lambda: agent.metrics().get("streamstats_agent_lines_read_total") == 1_001, 30, "the agent to read"
+    )
     metrics = agent.metrics()
     assert metrics['streamstats_agent_parse_errors_total{reason="field_count"}'] == 1
-    wait_until(lambda: agent.metrics().get("streamstats_agent_batches_pending") == 0, 30, "the batch to be acknowledged")
+    wait_until(
+        lambda: agent.metrics().get("streamstats_agent_batches_pending") == 0,
+        30,
+        "the batch to be acknowledged",
+    )
     text = (lab.dir / agent.log.name).read_text()
     assert "event=rejected_line reason=field_count" in text
     names = {line.split()[2] for line in agent.metrics_text().splitlines() if line.startswith("# TYPE")}

@@ -65,13 +65,15 @@ def test_derived_keys_and_averages_as_sum_and_count():
         hits[(minute, customer)] += _field(row, "cache_status") in ("HIT", "STALE", "UPDATING", "REVALIDATED")
         upstream = _field(row, "upstream_time")
         if upstream != "-":
-            upstream_sum[(minute, customer)] += sum(round(float(x.strip()) * 1000) for x in upstream.split(","))
+            upstream_sum[(minute, customer)] += sum(
+                round(float(x.strip()) * 1000) for x in upstream.split(",")
+            )
             upstream_count[(minute, customer)] += 1
     assert _rows("customer_status", ("customer", "status_class"), "requests") == dict(status)
     assert _rows("customer_quality", ("customer",), "cache_hits") == dict(hits)
-    assert {k: v for k, v in _rows("customer_quality", ("customer",), "upstream_time_ms_sum").items() if v} == {
-        k: v for k, v in upstream_sum.items() if v
-    }
+    assert {
+        k: v for k, v in _rows("customer_quality", ("customer",), "upstream_time_ms_sum").items() if v
+    } == {k: v for k, v in upstream_sum.items() if v}
     counts = _rows("customer_quality", ("customer",), "upstream_time_ms_count")
     assert {k: v for k, v in counts.items() if v} == dict(upstream_count)
 
@@ -113,7 +115,15 @@ def test_top_n_keeps_the_leaders_per_group():
 
 def test_merge_sums_by_key():
     stat = STATS.statistics[0]
-    a = pl.DataFrame({"bucket": [60, 60], "customer": ["a", "b"], "requests": [1, 2], "bytes_sent": [10, 20],
-                      "body_bytes": [1, 1], "request_bytes": [0, 0]})
+    a = pl.DataFrame(
+        {
+            "bucket": [60, 60],
+            "customer": ["a", "b"],
+            "requests": [1, 2],
+            "bytes_sent": [10, 20],
+            "body_bytes": [1, 1],
+            "request_bytes": [0, 0],
+        }
+    )
     merged = merge(stat, [a, a.head(1)]).sort("customer")
     assert merged.select("customer", "requests", "bytes_sent").rows() == [("a", 2, 20), ("b", 2, 20)]

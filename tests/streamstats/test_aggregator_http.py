@@ -27,7 +27,9 @@ def _position(offset: int) -> dict:
     return to_json({"/var/log/nginx/access.log": FilePos(2049, 77, "ab" * 16, 1024, offset)})
 
 
-def _batch(start: dict, end: dict, seq: int, requests_: int, run: str = "0" * 32, agent: str = "edge07") -> bytes:
+def _batch(
+    start: dict, end: dict, seq: int, requests_: int, run: str = "0" * 32, agent: str = "edge07"
+) -> bytes:
     rows = pl.DataFrame(
         {"bucket": [MINUTE], "customer": ["acme"], "requests": [requests_], "bytes_sent": [requests_ * 1000]}
     )
@@ -43,7 +45,9 @@ def aggregator(module_lab: Lab) -> Service:
     return service
 
 
-def _post(service: Service, body: bytes, token: str = TOKEN, headers: dict | None = None) -> requests.Response:
+def _post(
+    service: Service, body: bytes, token: str = TOKEN, headers: dict | None = None
+) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}", **(headers or {})}
     return requests.post(f"{service.url}/v1/batches", data=body, headers=headers, timeout=10)
 
@@ -72,13 +76,24 @@ def test_bodies_over_the_limit_are_refused(aggregator: Service):
         (lambda d: d["statistics"]["customer_traffic"].update(fingerprint="0" * 16), "definition differs"),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].update(requests=[True]), "integer"),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].update(requests=[-1]), "from 0"),
-        (lambda d: d["statistics"]["customer_traffic"]["columns"].update(bucket=[MINUTE + 1]), "multiples of 60"),
+        (
+            lambda d: d["statistics"]["customer_traffic"]["columns"].update(bucket=[MINUTE + 1]),
+            "multiples of 60",
+        ),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].update(customer=["x" * 65]), "at most 64"),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].update(customer=[1]), "string"),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].update(requests=[1, 2]), "one length"),
         (lambda d: d["statistics"]["customer_traffic"]["columns"].pop("bytes_sent"), "exactly the columns"),
-        (lambda d: d["statistics"]["customer_traffic"]["to"]["/var/log/nginx/access.log"].update(offset="9"), "offset"),
-        (lambda d: d["statistics"]["customer_traffic"]["to"]["/var/log/nginx/access.log"].update(fp="xyz"), "fp"),
+        (
+            lambda d: d["statistics"]["customer_traffic"]["to"]["/var/log/nginx/access.log"].update(
+                offset="9"
+            ),
+            "offset",
+        ),
+        (
+            lambda d: d["statistics"]["customer_traffic"]["to"]["/var/log/nginx/access.log"].update(fp="xyz"),
+            "fp",
+        ),
     ],
 )
 def test_every_field_is_checked(aggregator: Service, change, words):
@@ -105,7 +120,9 @@ def test_a_resent_batch_counts_once_and_a_gap_is_refused(module_lab: Lab, aggreg
     assert refused.status_code == 409
     assert refused.json()["statistics"] == ["customer_traffic"]
     positions = requests.get(
-        f"{aggregator.url}/v1/agents/edge07/positions", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        f"{aggregator.url}/v1/agents/edge07/positions",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
     ).json()
     entry = positions["statistics"]["customer_traffic"]
     assert json.loads(entry["position"]) == _position(250)
@@ -118,6 +135,10 @@ def test_health_and_metrics(aggregator: Service):
     health = requests.get(f"{aggregator.url}/healthz", timeout=10)
     assert health.status_code == 200 and health.json()["status"] == "ok"
     metrics = requests.get(f"{aggregator.url}/metrics", timeout=10).text
-    for name in ("streamstats_aggregator_rows_written_total", "streamstats_aggregator_pending_rows",
-                 "streamstats_aggregator_flush_seconds", "streamstats_aggregator_batches_total"):
+    for name in (
+        "streamstats_aggregator_rows_written_total",
+        "streamstats_aggregator_pending_rows",
+        "streamstats_aggregator_flush_seconds",
+        "streamstats_aggregator_batches_total",
+    ):
         assert f"# TYPE {name}" in metrics

@@ -12,8 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from streamstats import generate
 from tests.mariadb import MariaDB, start_mariadb
 from tests.streamstats.harness import Lab, Service, checkpoints, file_totals, wait_until
@@ -35,7 +33,9 @@ class Writer(threading.Thread):
         self.error: BaseException | None = None
 
     def _shift(self) -> None:
-        names = sorted(self.path.parent.glob(self.path.name + ".*"), key=lambda p: int(p.suffix[1:]), reverse=True)
+        names = sorted(
+            self.path.parent.glob(self.path.name + ".*"), key=lambda p: int(p.suffix[1:]), reverse=True
+        )
         for name in names:
             name.rename(f"{self.path}.{int(name.suffix[1:]) + 1}")
 

@@ -37,7 +37,12 @@ def test_the_cdn_default_set_has_about_30_statistics_billing_first():
     stats = load_statistic_set("cdn", load_formats(None), Path("."))
     assert 25 <= len(stats.statistics) <= 35
     first = stats.statistics[0]
-    assert (first.name, first.billing, first.key_columns, first.bucket) == ("customer_traffic", True, ("customer",), 60)
+    assert (first.name, first.billing, first.key_columns, first.bucket) == (
+        "customer_traffic",
+        True,
+        ("customer",),
+        60,
+    )
     assert {"requests", "bytes_sent"} <= set(first.value_columns)
     assert not any(s.billing and (s.sample or s.top) for s in stats.statistics)
     assert {"cdn", "combined"} <= set(builtin_statistics_names())
@@ -46,13 +51,21 @@ def test_the_cdn_default_set_has_about_30_statistics_billing_first():
 @pytest.mark.parametrize(
     ("document", "key", "words"),
     [
-        (_stats(sample={"one_in": 10, "by": "request_id"}), "statistics.statistics[0].sample", "never sampled"),
+        (
+            _stats(sample={"one_in": 10, "by": "request_id"}),
+            "statistics.statistics[0].sample",
+            "never sampled",
+        ),
         (_stats(top={"field": "path", "n": 10}), "statistics.statistics[0].top", "not exact"),
         (_stats(keys=["customr"]), "statistics.statistics[0].keys[0]", "unknown field 'customr'"),
         (_stats(bucket="7m"), "statistics.statistics[0].bucket", "dividing a day"),
         (_stats(bucket="soon"), "statistics.statistics[0].bucket", "not a duration"),
         (_stats(values={"bytes": "sum(customer)"}), "statistics.statistics[0].values.bytes", "not a number"),
-        (_stats(values={"bytes": "median(bytes_sent)"}), "statistics.statistics[0].values.bytes", "count, sum"),
+        (
+            _stats(values={"bytes": "median(bytes_sent)"}),
+            "statistics.statistics[0].values.bytes",
+            "count, sum",
+        ),
         (_stats(retention="10s"), "statistics.statistics[0].retention", "at least 60s"),
         (_stats(colour="blue"), "statistics.statistics[0].colour", "unknown key"),
         (_stats(BILLING), "statistics.statistics[1].name", "duplicate statistic"),
@@ -141,7 +154,10 @@ def test_secrets_come_from_files_next_to_the_configuration(tmp_path):
             {
                 "statistics": "cdn",
                 "agent": {**AGENT, "token_file": "token"},
-                "aggregator": {"tokens_file": "tokens", "mysql": {"database": "s", "password_file": "password"}},
+                "aggregator": {
+                    "tokens_file": "tokens",
+                    "mysql": {"database": "s", "password_file": "password"},
+                },
             },
         )
     )

@@ -24,11 +24,18 @@ def _garbage(rng: random.Random, good: list[bytes]) -> dict[str, list[bytes]]:
         "field_count": [line[: rng.randrange(20, len(line) - 40)] + b"\n" for line in sample[:10]]
         + [b"\n", b"GET / HTTP/1.1\n", sample[10].rstrip(b"\n") + b"\tone more\n"],
         "invalid_number": [field(line, 9, b"12kB") for line in sample[11:16]] + [field(sample[16], 12, b"-")],
-        "invalid_timestamp": [field(sample[17], 0, b"1.000"), field(sample[18], 0, b"32503680000.000"),
-                              field(sample[19], 0, b"2024-11-26T10:00:00")],
+        "invalid_timestamp": [
+            field(sample[17], 0, b"1.000"),
+            field(sample[18], 0, b"32503680000.000"),
+            field(sample[19], 0, b"2024-11-26T10:00:00"),
+        ],
         # Binary noise never contains a newline here, so each piece is exactly one bad line.
-        "binary": [bytes(rng.choice([*range(0, 10), *range(11, 256)]) for _ in range(rng.randrange(5, 300))) + b"\x00\n"
-                   for _ in range(8)] + [b"\x00" * 512 + sample[20]],
+        "binary": [
+            bytes(rng.choice([*range(0, 10), *range(11, 256)]) for _ in range(rng.randrange(5, 300)))
+            + b"\x00\n"
+            for _ in range(8)
+        ]
+        + [b"\x00" * 512 + sample[20]],
     }
 
 
@@ -36,7 +43,10 @@ def test_garbage_is_rejected_by_reason_and_the_good_lines_are_exact(lab: Lab):
     rng = random.Random(7)
     log = lab.dir / "access.log"
     good_file = lab.dir / "good-lines-only.log"
-    blocks = [b.splitlines(keepends=True) for b in generate.blocks(30_000, seed=71, start=START, rate=100, block=3_000)]
+    blocks = [
+        b.splitlines(keepends=True)
+        for b in generate.blocks(30_000, seed=71, start=START, rate=100, block=3_000)
+    ]
     garbage = _garbage(rng, [line for block in blocks for line in block])
     bad_lines = [(reason, line) for reason, lines in garbage.items() for line in lines]
     rng.shuffle(bad_lines)
@@ -59,7 +69,8 @@ def test_garbage_is_rejected_by_reason_and_the_good_lines_are_exact(lab: Lab):
     errors = {reason: len(lines) for reason, lines in garbage.items()}
     wait_until(
         lambda: all(
-            agent.metrics().get(f'streamstats_agent_parse_errors_total{{reason="{r}"}}') == n for r, n in errors.items()
+            agent.metrics().get(f'streamstats_agent_parse_errors_total{{reason="{r}"}}') == n
+            for r, n in errors.items()
         ),
         30,
         f"the rejects to be counted by reason: {errors}",

@@ -79,7 +79,11 @@ def test_every_bad_line_at_once_and_the_good_lines_exactly():
 
 def test_fast_and_slow_paths_agree_line_by_line():
     """A line is good or bad on its own: the same whatever chunk it shares."""
-    odd = [GOOD[0].replace(b"\n", b"\r\n"), _field(GOOD[1], 13, b"0.010, 0.020 : 0.005"), _field(GOOD[2], 16, b"")]
+    odd = [
+        GOOD[0].replace(b"\n", b"\r\n"),
+        _field(GOOD[1], 13, b"0.010, 0.020 : 0.005"),
+        _field(GOOD[2], 16, b""),
+    ]
     clean = CDN.parse(b"".join(odd))
     dirty = CDN.parse(b"".join([*odd, b"\x00garbage\n"]))
     assert clean.good == dirty.good == 3
@@ -104,7 +108,8 @@ def test_combined_format():
     lines = (
         b'203.0.113.9 - - [26/Nov/2024:10:00:00 +0000] "GET /a.jpg?x=1 HTTP/1.1" 200 1234 "-" "curl/8.11"\n'
         b'203.0.113.9 - bob [26/Nov/2024:11:00:01 +0100] "-" 400 0 "-" "-"\n'
-        b'203.0.113.9 - - [26/Nov/2024:10:00:02 +0000] "GET / HTTP/2.0" 304 - "http://x/" "Mozilla \\"quoted\\""\n'
+        b'203.0.113.9 - - [26/Nov/2024:10:00:02 +0000] "GET / HTTP/2.0" 304 - '
+        b'"http://x/" "Mozilla \\"quoted\\""\n'
         b"not a log line\n"
         b'203.0.113.9 - - [31/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
     )

@@ -39,7 +39,8 @@ def test_bytes_for_a_customer_in_a_month_is_one_select(lab: Lab):
     lab.wait_for_totals(file_totals([log]), timeout=90)
     november = (datetime(2025, 11, 1, tzinfo=UTC).timestamp(), datetime(2025, 12, 1, tzinfo=UTC).timestamp())
     expected = sum(
-        b for (customer, minute), (_, b) in file_totals([log]).items()
+        b
+        for (customer, minute), (_, b) in file_totals([log]).items()
         if customer == "c0001" and november[0] <= minute < november[1]
     )
     with lab.mariadb.connect(lab.database) as conn, conn.cursor() as cur:
@@ -48,8 +49,10 @@ def test_bytes_for_a_customer_in_a_month_is_one_select(lab: Lab):
             "WHERE customer = 'c0001' AND bucket >= '2025-11-01' AND bucket < '2025-12-01'"
         )
         assert int(cur.fetchone()[0]) == expected > 0
-        cur.execute("EXPLAIN SELECT SUM(bytes_sent) FROM stat_customer_traffic WHERE customer = 'c0001' "
-                    "AND bucket >= '2025-11-01' AND bucket < '2025-12-01'")
+        cur.execute(
+            "EXPLAIN SELECT SUM(bytes_sent) FROM stat_customer_traffic WHERE customer = 'c0001' "
+            "AND bucket >= '2025-11-01' AND bucket < '2025-12-01'"
+        )
         plan = cur.fetchone()
         assert plan[5] == "PRIMARY"  # a range of the primary key, not a scan
 
@@ -66,7 +69,13 @@ def test_a_new_counter_is_a_new_column_and_a_changed_key_is_refused(lab: Lab):
     aggregator.start()
     aggregator.wait_healthy()
     aggregator.stop()
-    assert _columns(lab, "stat_customer_traffic") == ["bucket", "customer", "requests", "bytes_sent", "body_bytes"]
+    assert _columns(lab, "stat_customer_traffic") == [
+        "bucket",
+        "customer",
+        "requests",
+        "bytes_sent",
+        "body_bytes",
+    ]
 
     rekeyed = {**BILLING, "keys": ["customer", "pop"]}
     refused = lab.aggregator(statistics=_stats(rekeyed))
@@ -92,14 +101,19 @@ def test_rows_past_their_retention_are_deleted(lab: Lab):
         return db_totals(lab.mariadb, lab.database, "stat_recent_traffic") == expected
 
     wait_until(only_recent_rows, 60, "the old rows to expire and the new ones to stay")
-    assert 'streamstats_aggregator_rows_expired_total{statistic="recent_traffic"}' in aggregator.metrics_text()
+    assert (
+        'streamstats_aggregator_rows_expired_total{statistic="recent_traffic"}' in aggregator.metrics_text()
+    )
 
 
 def test_schema_command_prints_the_ddl(lab: Lab):
     config = lab.write_config("print.yml", {"statistics": "cdn", "agent": {"id": "x", "files": ["/x.log"]}})
     out = subprocess.run(
         [sys.executable, "-m", "streamstats.cli", "schema", "--config", str(config)],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     assert out.count("CREATE TABLE IF NOT EXISTS") == 30
     assert "PRIMARY KEY (`customer`, `bucket`)" in out
