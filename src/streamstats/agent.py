@@ -169,6 +169,15 @@ class Agent:
                 )
             elif not (here and target.offset == here.offset and stream.current_matches(target)):
                 followed.waiting[name] = target
+        event(
+            log,
+            logging.INFO,
+            "stream_resumed",
+            stream=path,
+            file=stream.file.path if stream.file else "-",
+            offset=here.offset if here else 0,
+            waiting=",".join(f"{n}@{t.ino}:{t.offset}" for n, t in sorted(followed.waiting.items())) or "-",
+        )
         self.followed[path] = followed
 
     def _rescan(self) -> None:
@@ -271,6 +280,7 @@ class Agent:
             if here is None or not followed.here.get(name):
                 continue
             if target.offset <= here.offset:
+                event(log, logging.INFO, "statistic_resumed", statistic=name, stream=followed.stream.path, offset=here.offset)
                 del followed.waiting[name]
             else:
                 limit = target.offset if limit is None else min(limit, target.offset)
@@ -315,15 +325,17 @@ class Agent:
         return parsed
 
     def read_some(self) -> bool:
-        """One chunk from each stream that has one; False when there was nothing to read."""
+        """One chunk from each stream that has one; False when there was nothing to read (a stream
+        that just moved on to its next file counts as progress)."""
         progressed = False
         for followed in self.followed.values():
             if self.unacked >= self.cfg.max_unacked or not self.bucket.allows():
                 break
+            serial = followed.stream.serial
             chunk = followed.stream.read(self.cfg.chunk_size, self._limit(followed))
             if chunk is not None:
                 self._count(followed, chunk)
-                progressed = True
+            progressed = progressed or chunk is not None or followed.stream.serial != serial
         return progressed
 
     # --- sending -----------------------------------------------------------------------------------

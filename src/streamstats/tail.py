@@ -174,7 +174,9 @@ class Stream:
                 found.append((index, pos.offset))
         if found:
             index, offset = min(found)
-            self._open(chain[index], offset)
+            start = next(p for p in positions if (self.locate(p, chain), p.offset) == (index, offset))
+            if self._open(chain[index], offset):
+                self.previous = start  # the position until something is read
             return lost
         live = chain[-1] if chain and chain[-1].path == self.path else None
         if lost:
@@ -209,13 +211,14 @@ class Stream:
 
     # --- reading -----------------------------------------------------------------------------------------
     def position(self) -> FilePos | None:
-        """Where reading stands. Before the first byte of a file that followed another, that is the
-        end of the other: an empty file has no fingerprint, and its content may move to a copytruncate
-        copy before it is read, which a restart finds by walking the chain on from the other file."""
+        """Where reading stands. Before the first byte of a file, that is the end of the file before it
+        (or nothing, for a new stream): an empty file has no fingerprint to be found again by, and its
+        content may move to a copytruncate copy before it is read, which a restart then finds by
+        walking the chain on from the file before."""
         f = self.file
         if f is None:
             return None
-        if f.offset == 0 and f.fp_len == 0 and self.previous is not None:
+        if f.offset == 0 and f.fp_len == 0:
             return self.previous
         return f.pos
 
@@ -323,7 +326,8 @@ class Stream:
             following = chain[index + 1 :]
         if not following:
             return None
-        finished = f.pos
+        # An empty file has no fingerprint: the last position with one stays the one to report.
+        finished = f.pos if f.fp_len else self.previous
         if self._open(following[0], 0):
             self.previous = finished
         return None

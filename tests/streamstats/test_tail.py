@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -17,12 +18,13 @@ def _lines(prefix: str, count: int) -> bytes:
 
 def _drain(stream: Stream, max_bytes: int = 1 << 16) -> tuple[bytes, list[Chunk]]:
     """Everything readable now: read() answers None when it waits or has just opened the next file,
-    so a few answers in a row mean the end."""
+    so a few answers in a row without a new file mean the end."""
     data, chunks, idle = b"", [], 0
     while idle < 3:
+        serial = stream.serial
         chunk = stream.read(max_bytes)
         if chunk is None:
-            idle += 1
+            idle = 0 if stream.serial != serial else idle + 1
             continue
         idle = 0
         chunks.append(chunk)
@@ -182,3 +184,68 @@ def test_a_new_file_copytruncated_before_its_first_read_is_read_from_the_copy(lo
     os.truncate(log, 0)
     log.write_bytes(_lines("c", 3))
     assert _drain(stream)[0] == _lines("b", 30) + _lines("c", 3)
+
+
+class _Logrotate:
+    """A writer with O_APPEND that logrotate rotates by rename or copytruncate, keeping every file."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.lines = 0
+
+    def write(self, count: int) -> None:
+        os.write(self.fd, b"".join(f"line {self.lines + i:07d}\n".encode() for i in range(count)))
+        self.lines += count
+
+    def rotate(self, rename: bool) -> None:
+        names = sorted(self.log.parent.glob(self.log.name + ".*"), key=lambda p: int(p.suffix[1:]), reverse=True)
+        for name in names:
+            name.rename(f"{self.log}.{int(name.suffix[1:]) + 1}")
+        if rename:
+            self.log.rename(f"{self.log}.1")
+            os.close(self.fd)
+            self.fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        else:
+            shutil.copyfile(self.log, f"{self.log}.1")
+            os.truncate(self.log, 0)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_rotations_and_restarts_read_every_line_once(tmp_path: Path, seed: int):
+    """Writes, both rotations, reads of random sizes, commits, and crashes that restart from the last
+    commit or an older one: what was committed plus what is read at the end is every line, once."""
+    rng = random.Random(seed)
+    log = tmp_path / "access.log"
+    writer = _Logrotate(log)
+    writer.write(1)
+    rotated = [f"{{path}}.{n}" for n in range(1, 400)]
+    stream = Stream(str(log), rotated, rotate_wait=0.0)
+    stream.start([], at_end=False)
+    commits = [(stream.position(), 0)]
+    counted: list[bytes] = []
+    pending: list[bytes] = []
+    for _ in range(600):
+        action = rng.random()
+        if action < 0.4:
+            writer.write(rng.randint(1, 30))
+        elif action < 0.5:
+            writer.rotate(rename=rng.random() < 0.5)
+        elif action < 0.85:
+            chunk = stream.read(rng.choice([64, 200, 4096]))
+            pending += [chunk.data] if chunk else []
+        elif action < 0.95:
+            counted += pending
+            pending = []
+            commits.append((stream.position(), len(counted)))
+        else:
+            stream.close()
+            pending = []
+            position, kept = rng.choice(commits[-4:]) if rng.random() < 0.3 else commits[-1]
+            counted = counted[:kept]
+            commits = [c for c in commits if c[1] <= kept]
+            stream = Stream(str(log), rotated, rotate_wait=0.0)
+            assert stream.start([position] if position else [], at_end=False) == []
+    counted += pending + [_drain(stream, 4096)[0]]
+    numbers = [int(line.split()[1]) for line in b"".join(counted).decode().splitlines()]
+    assert numbers == list(range(writer.lines))
