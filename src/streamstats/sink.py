@@ -23,7 +23,7 @@ from streamstats.statistics import BUCKET_COLUMN, Statistic
 
 INITIAL_POSITION = "{}"  # an agent that has committed nothing
 RETENTION_BATCH = 10_000
-ROWS_PER_STATEMENT = 5_000
+STATEMENT_BYTES = 4 << 20  # well under max_allowed_packet (16 MiB by default)
 DEADLOCK = 1213
 LOCK_WAIT_TIMEOUT = 1205
 
@@ -98,11 +98,20 @@ def _lock_checkpoints(cur: pymysql.cursors.Cursor, stat: Statistic, agents: list
     return dict(cur.fetchall())
 
 
-def _upsert_sql(stat: Statistic, table: str) -> str:
-    columns = ", ".join(quote(c) for c in stat.columns)
-    marks = ", ".join(["%s"] * len(stat.columns))
-    updates = ", ".join(f"{quote(c)} = {quote(c)} + VALUES({quote(c)})" for c in stat.value_columns)
-    return f"INSERT INTO {quote(table)} ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+def _quoted(column: str) -> pl.Expr:
+    """A string column as SQL literals: the session's sql_mode keeps backslash escapes on."""
+    text = pl.col(column).str.replace_many(["\\", "'", "\x00"], ["\\\\", "\\'", "\\0"])
+    return pl.lit("'") + text + pl.lit("'")
+
+
+def _values_sql(stat: Statistic, frame: pl.DataFrame) -> pl.Series:
+    """One "(...)" tuple per row, built column-wise (escaping value by value in Python would cost
+    more than the server's work)."""
+    parts: list[pl.Expr] = []
+    for column in stat.columns:
+        dtype = frame.schema[column]
+        parts.append(_quoted(column) if dtype == pl.String else pl.col(column).cast(pl.String))
+    return frame.select(pl.concat_str(parts, separator=",")).to_series()
 
 
 def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
@@ -110,10 +119,13 @@ def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.
     frame = frame.sort(primary_key(stat)).with_columns(
         pl.from_epoch(BUCKET_COLUMN, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
     )
-    sql = _upsert_sql(stat, table)
-    rows = frame.select(stat.columns).rows()
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        cur.executemany(sql, rows[start : start + ROWS_PER_STATEMENT])
+    columns = ", ".join(quote(c) for c in stat.columns)
+    updates = ", ".join(f"{quote(c)} = {quote(c)} + VALUES({quote(c)})" for c in stat.value_columns)
+    tuples = _values_sql(stat, frame)
+    rows = max(1, STATEMENT_BYTES // (int(tuples.str.len_bytes().max() or 0) + 3))  # type: ignore[arg-type]
+    for start in range(0, len(tuples), rows):
+        values = "(" + "),(".join(tuples.slice(start, rows).to_list()) + ")"
+        cur.execute(f"INSERT INTO {quote(table)} ({columns}) VALUES {values} ON DUPLICATE KEY UPDATE {updates}")
 
 
 def write_statistic(

@@ -131,6 +131,27 @@ def test_a_resent_batch_counts_once_and_a_gap_is_refused(module_lab: Lab, aggreg
     wait_until(lambda: db_totals(module_lab.mariadb, module_lab.database) == expected, 30, "the flush")
 
 
+def test_keys_arrive_exactly_as_sent(module_lab: Lab, aggregator: Service):
+    names = ["o'brien", "back\\slash", "zoë-ünïcødé-東京", "semi;colon--", 'quote"d']
+    rows = pl.DataFrame(
+        {
+            "bucket": [MINUTE] * len(names),
+            "customer": names,
+            "requests": list(range(1, len(names) + 1)),
+            "bytes_sent": [1] * len(names),
+        }
+    )
+    body = encode_batch("edge08", "1" * 32, 1, [(BILLING, {}, _position(10), rows)])
+    assert _post(aggregator, body).status_code == 200
+    expected = {(name, MINUTE): (n, 1) for n, name in enumerate(names, 1)}
+
+    def arrived() -> bool:
+        totals = db_totals(module_lab.mariadb, module_lab.database)
+        return {k: v for k, v in totals.items() if k[0] in names} == expected
+
+    wait_until(arrived, 30, "the odd customer names")
+
+
 def test_health_and_metrics(aggregator: Service):
     health = requests.get(f"{aggregator.url}/healthz", timeout=10)
     assert health.status_code == 200 and health.json()["status"] == "ok"

@@ -26,9 +26,9 @@ class Writer(threading.Thread):
     """Appends the generated log block by block, like nginx with O_APPEND, and rotates it now and
     then the way logrotate does: by rename (the writer reopens) or by copytruncate (it does not)."""
 
-    def __init__(self, path: Path, rng: random.Random) -> None:
+    def __init__(self, path: Path, rng: random.Random, first: int) -> None:
         super().__init__(name="writer", daemon=True)
-        self.path, self.rng = path, rng
+        self.path, self.rng, self.first = path, rng, first
         self.rotations: Counter[str] = Counter()
         self.error: BaseException | None = None
 
@@ -54,7 +54,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            for i, block in enumerate(generate.blocks(LINES, seed=42, start=START, rate=5000, block=BLOCK)):
+            blocks = generate.blocks(LINES - self.first, seed=42, first=self.first, start=START, rate=5000, block=BLOCK)
+            for i, block in enumerate(blocks):
                 os.write(handle, block)
                 if i % 4 == 3 and sum(self.rotations.values()) < ROTATED - 1:
                     handle = self._rotate(handle)
@@ -92,13 +93,13 @@ def test_exactly_once_through_kills_restarts_and_rotations(tmp_path: Path, recor
     try:
         aggregator = lab.aggregator()
         agent = lab.agent(aggregator, [{"path": str(log), "rotated": rotated}], chunk_size="4MiB")
-        log.touch()  # nginx creates its log at start
+        log.write_bytes(next(generate.blocks(BLOCK, seed=42, start=START, rate=5000)))
         aggregator.start()
         agent.start()
         # A new agent counts from the file that is current when it first starts: rotate only once it
         # has joined (its starting positions are committed).
         wait_until(lambda: len(checkpoints(db, lab.database)) == 4, 60, "the agent to join")
-        writer = Writer(log, rng)
+        writer = Writer(log, rng, first=BLOCK)
         writer.start()
         survived = _chaos({"agent": agent, "aggregator": aggregator}, db, writer, rng)
         writer.join()
