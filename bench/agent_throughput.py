@@ -42,7 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--chunk", default="8MiB")
+    parser.add_argument("--chunk", default="16MiB")
     parser.add_argument("--statistics", default="cdn")
     parser.add_argument("--cpu", type=int, default=0, help="the CPU to pin the agent to")
     args = parser.parse_args()

@@ -474,14 +474,13 @@ class Agent:
         if output is not None:
             self.resync({s.name: {} for s in self.stats.statistics})
             self.read_to_end()
-            totals = {s.name: self.acc[s.name].take() for s in self.stats.statistics}
-            doc = {
-                "lines": int(self.metrics.lines.get()),
-                "counted": int(self.metrics.counted.get()),
-                "statistics": {name: frame.sort(frame.columns).to_dicts() for name, frame in totals.items()},
-            }
-            json.dump(doc, output, separators=(",", ":"))
-            output.write("\n")
+            # polars writes each statistic's rows (a JSON array of objects): no Python object per row.
+            tables = ",".join(
+                f"{json.dumps(s.name)}:{self.acc[s.name].take().sort(list(s.columns)).write_json()}"
+                for s in self.stats.statistics
+            )
+            lines, counted = int(self.metrics.lines.get()), int(self.metrics.counted.get())
+            output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{{tables}}}}}\n')
             return 0
         if not self.resync():
             return 1

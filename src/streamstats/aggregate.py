@@ -26,12 +26,6 @@ _COMPACT_PARTS = 16
 _COMPACT_ROWS = 100_000
 
 
-def _byte_lengths(column: pl.Series) -> pl.Series:
-    if isinstance(column.dtype, pl.Categorical):
-        return column.cat.len_bytes()
-    return column.str.len_bytes()
-
-
 def _bucket_column(size: int) -> str:
     return f"_b{size}"
 
@@ -113,9 +107,9 @@ class Engine:
         frame = frame.with_columns(exprs)
         # Cutting long keys costs a pass; the byte length (free from the offsets) says when it is needed.
         cuts = [
-            pl.col(name).cast(pl.String).str.slice(0, length)
+            pl.col(name).str.slice(0, length)
             for name, length in self._lengths.items()
-            if name in frame.columns and (_byte_lengths(frame[name]).max() or 0) > length  # type: ignore[operator]
+            if name in frame.columns and (frame[name].str.len_bytes().max() or 0) > length  # type: ignore[operator]
         ]
         return frame.with_columns(cuts) if cuts else frame
 
@@ -138,8 +132,6 @@ class Engine:
         # Statistics sharing the group-by may share column names too: prefix them while together.
         aggs = [agg.name.prefix(f"{stat.name}.") for stat in stats for agg in _value_aggs(stat)]
         out = lf.group_by(keys).agg(aggs)
-        # Categorical keys group fast; the (small) result carries plain strings.
-        out = out.with_columns(pl.col(pl.Categorical).cast(pl.String))
         if any(k.name == "status_class" for k in first.keys):
             out = out.with_columns(pl.col("status_class").cast(pl.String) + "xx")
         return out

@@ -46,7 +46,7 @@ class AgentConfig:
     aggregator_url: str = ""
     token: str = ""
     start_at: str = "beginning"
-    chunk_size: int = 8 * 2**20
+    chunk_size: int = 16 * 2**20
     flush_interval: float = 5.0
     poll_interval: float = 0.25
     rotate_wait: float = 5.0

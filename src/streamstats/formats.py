@@ -30,8 +30,6 @@ class FieldSpec:
     encoding: str = ""
     required: bool = False
     nginx: str = ""
-    # A hint: the values repeat (customers, POPs, countries), so the reader keeps a dictionary.
-    categorical: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def available_fields(fmt: LogFormat, constants: tuple[str, ...] = ()) -> dict[st
 def _field(raw: Any, key: str) -> FieldSpec:
     if not isinstance(raw, dict):
         raise ConfigError(key, "a field is a mapping with at least name and type")
-    unknown = set(raw) - {"name", "type", "max_length", "encoding", "required", "nginx", "categorical"}
+    unknown = set(raw) - {"name", "type", "max_length", "encoding", "required", "nginx"}
     if unknown:
         raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown key")
     name, kind = raw.get("name"), raw.get("type")
@@ -113,15 +111,10 @@ def _field(raw: Any, key: str) -> FieldSpec:
     encoding = raw.get("encoding", "")
     if kind == "timestamp" and encoding not in TIMESTAMP_ENCODINGS:
         raise ConfigError(f"{key}.encoding", f"a timestamp needs encoding {' or '.join(TIMESTAMP_ENCODINGS)}")
-    flags = {flag: raw.get(flag, False) for flag in ("required", "categorical")}
-    for flag, value in flags.items():
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}.{flag}", "must be true or false")
-    if flags["categorical"] and kind != "string":
-        raise ConfigError(f"{key}.categorical", "only a string field can be categorical")
-    return FieldSpec(
-        name, kind, max_length, encoding, flags["required"], str(raw.get("nginx", "")), flags["categorical"]
-    )
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        raise ConfigError(f"{key}.required", "must be true or false")
+    return FieldSpec(name, kind, max_length, encoding, required, str(raw.get("nginx", "")))
 
 
 def parse_format(name: str, raw: Any, key: str) -> LogFormat:

@@ -1,11 +1,12 @@
 """Batch parsing: a chunk of complete lines in, a typed polars frame of the good lines out.
 
-No Python object per line on the fast path. A chunk without NUL or CR bytes goes straight to polars'
-CSV reader, which fails on invalid UTF-8 and on a line with too many fields. A line with k <= N fields
-occupies (sum of its field lengths) + (k - 1) tabs + 1 newline bytes, so the chunk's length equals
-sum(field lengths) + N * rows exactly when every line has N fields (each short line makes the right side
-larger, nothing makes it smaller). Anything else takes the slow path, still vectorized: split into
-lines, classify each, re-join the good ones. Every line ends up in the frame or in one reject reason.
+No Python object per line on the fast path. A chunk without NUL or CR bytes and with exactly N - 1
+tabs per line on average goes straight to polars' CSV reader, which parses the required numbers as
+numbers and fails on invalid UTF-8, on a malformed required number and on a line with more than N
+fields; with none having more and the average right, every line has exactly N fields. Anything else
+takes the slow path, still vectorized: split into lines, classify each, re-join the good ones, read
+them as text and convert (the same rules: a number the reader accepts is one the conversion accepts).
+Every line ends up in the frame or in one reject reason.
 """
 
 from __future__ import annotations
@@ -62,20 +63,38 @@ def _lines(chunk: bytes) -> pl.Series:
     return pl.read_lines(chunk.decode("utf-8", _NUL_ERRORS).encode()).to_series()
 
 
-def _number_expr(spec: FieldSpec) -> tuple[pl.Expr, pl.Expr]:
+def _number_expr(spec: FieldSpec, current: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
     """The typed value and an is-invalid flag of an int or duration field (the value of an invalid
     row does not matter: the row is dropped)."""
-    text = pl.col(spec.name)
     if spec.type == "int":
-        value = text.cast(pl.Int64, strict=False)
+        value = _as(spec.name, pl.Int64(), current)
         valid = (value >= 0).fill_null(False)
     else:
-        seconds = text.cast(pl.Float64, strict=False)
+        seconds = _as(spec.name, pl.Float64(), current)
         valid = ((seconds >= 0) & (seconds < 1e9)).fill_null(False)  # NaN and inf compare false
         value = (seconds * 1000).round().cast(pl.Int64, strict=False)
     if not spec.required:
-        valid = valid | (text == "-")
+        valid = valid | (pl.col(spec.name) == "-")
     return value.alias(spec.name), ~valid
+
+
+def _read_type(spec: FieldSpec) -> pl.DataType:
+    """How the fast path reads a field: required numbers as numbers (a malformed one fails the read and
+    sends the chunk to the slow path), text otherwise."""
+    if spec.type == "timestamp" and spec.encoding == "msec":
+        return pl.Float64()
+    if spec.required and spec.type == "int":
+        return pl.Int64()
+    if spec.required and spec.type == "duration":
+        return pl.Float64()
+    return pl.String()
+
+
+def _as(column: str, dtype: pl.DataType, current: pl.DataType) -> pl.Expr:
+    """A text column converted like polars' CSV reader converts (it allows leading spaces)."""
+    if current == dtype:
+        return pl.col(column)
+    return pl.col(column).str.strip_chars_start(" ").cast(dtype, strict=False)
 
 
 def _duration_list(name: str) -> pl.Expr:
@@ -92,7 +111,8 @@ class ChunkParser:
     def __init__(self, fmt: LogFormat, ts_bounds: tuple[int, int]) -> None:
         self.format = fmt
         self.ts_bounds = ts_bounds
-        self._schema = {f.name: pl.Categorical() if f.categorical else pl.String() for f in fmt.fields}
+        self._schema = {f.name: pl.String() for f in fmt.fields}
+        self._typed_schema = {f.name: _read_type(f) for f in fmt.fields}
 
     def parse(self, chunk: bytes) -> ParsedChunk:
         if not chunk:
@@ -102,34 +122,27 @@ class ChunkParser:
         return self._parse_regex(chunk)
 
     # --- tab-separated ---------------------------------------------------------------------------------
-    def _read_tsv(self, data: bytes) -> pl.DataFrame:
+    def _read_tsv(self, data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         return pl.read_csv(
             data,
             has_header=False,
             separator="\t",
             quote_char=None,
-            schema=self._schema,
+            schema=schema,
             empty_string_is_null=False,
             raise_if_empty=False,
             low_memory=True,
         )
 
-    def _every_line_complete(self, raw: pl.DataFrame, chunk: bytes) -> bool:
-        lengths = [
-            pl.col(n).cat.len_bytes() if isinstance(t, pl.Categorical) else pl.col(n).str.len_bytes()
-            for n, t in self._schema.items()
-        ]
-        total = raw.select(pl.sum_horizontal(lengths).cast(pl.Int64).sum()).item()
-        return total + len(self._schema) * raw.height == len(chunk)
-
     def _parse_tsv(self, chunk: bytes) -> ParsedChunk:
         lines = chunk.count(b"\n")
-        if b"\x00" not in chunk and b"\r" not in chunk:
+        tabs = len(self._schema) - 1
+        if b"\x00" not in chunk and b"\r" not in chunk and chunk.count(b"\t") == tabs * lines:
             try:
-                raw = self._read_tsv(chunk)
+                raw = self._read_tsv(chunk, self._typed_schema)
             except pl.exceptions.ComputeError:
-                raw = None  # invalid UTF-8 or a line with too many fields: classify line by line
-            if raw is not None and raw.height == lines and self._every_line_complete(raw, chunk):
+                raw = None  # invalid UTF-8, a malformed number, too many fields: line by line
+            if raw is not None and raw.height == lines:
                 out = ParsedChunk(pl.DataFrame(), lines)
                 out.frame = self._typed(raw, out, lambda i: _nth_line(chunk, i))
                 return out
@@ -146,7 +159,7 @@ class ChunkParser:
         if good.is_empty():
             out.frame = self._typed_empty()
             return out
-        raw = self._read_tsv((good.str.join("\n").item() + "\n").encode())
+        raw = self._read_tsv((good.str.join("\n").item() + "\n").encode(), self._schema)
         out.frame = self._typed(raw, out, lambda i: good[i])
         return out
 
@@ -172,36 +185,32 @@ class ChunkParser:
         if count:
             out.reject(reason, count, series.filter(mask)[0])
 
-    def _timestamp_expr(self, spec: FieldSpec) -> pl.Expr:
+    def _timestamp_expr(self, spec: FieldSpec, current: pl.DataType) -> pl.Expr:
         low, high = self.ts_bounds
-        text = pl.col(spec.name)
         if spec.encoding == "msec":
-            seconds = text.cast(pl.Float64, strict=False)
+            seconds = _as(spec.name, pl.Float64(), current)
             # Bounds are checked on the float, before the cast to an integer that cannot hold them all.
-            return (
-                pl.when(seconds.is_finite() & (seconds >= low) & (seconds < high))
-                .then(seconds.floor())
-                .cast(pl.Int64)
-            )
-        parsed = text.str.strip_chars("[]").str.strptime(
-            pl.Datetime("us", "UTC"), _TS_FORMATS[spec.encoding], strict=False
-        )
+            in_bounds = seconds.is_finite() & (seconds >= low) & (seconds < high)
+            return pl.when(in_bounds).then(seconds.floor()).cast(pl.Int64)
+        text = pl.col(spec.name).str.strip_chars("[]")
+        parsed = text.str.strptime(pl.Datetime("us", "UTC"), _TS_FORMATS[spec.encoding], strict=False)
         seconds = parsed.dt.epoch("s")
         return pl.when((seconds >= low) & (seconds < high)).then(seconds)
 
     def _typed_empty(self) -> pl.DataFrame:
-        return self._typed(pl.DataFrame(schema=self._schema), ParsedChunk(pl.DataFrame(), 0), lambda i: "")
+        return self._typed(pl.DataFrame(schema=self._typed_schema), ParsedChunk(pl.DataFrame(), 0), lambda i: "")
 
     def _typed(self, raw: pl.DataFrame, out: ParsedChunk, line_at: Callable[[int], str]) -> pl.DataFrame:
         """Typed columns for the good rows of `raw` (all text); bad rows go to `out.rejected`."""
-        exprs: list[pl.Expr] = [pl.col(s.name).alias(f"_raw_{s.name}") for s in self._durations()]
+        text_durations = [s for s in self._durations() if raw.schema[s.name] == pl.String]
+        exprs: list[pl.Expr] = [pl.col(s.name).alias(f"_raw_{s.name}") for s in text_durations]
         flags: list[str] = []
         for spec in self.format.fields:
             if spec.type == "timestamp":
-                ts = self._timestamp_expr(spec)
+                ts = self._timestamp_expr(spec, raw.schema[spec.name])
                 exprs += [ts.alias(TS), ts.is_null().alias("_bad_ts")]
             elif spec.type in ("int", "duration"):
-                value, invalid = _number_expr(spec)
+                value, invalid = _number_expr(spec, raw.schema[spec.name])
                 flags.append(f"_bad_{spec.name}")
                 exprs += [value, invalid.alias(flags[-1])]
         # One pass: every expression reads the text columns as they came from the reader.

@@ -56,7 +56,7 @@ def test_a_clean_chunk_takes_the_fast_path_and_types_every_field():
     first = GOOD[0].decode().rstrip("\n").split("\t")
     assert frame[TS][0] == int(float(first[0]))
     assert frame["request_time"][0] == round(float(first[12]) * 1000)
-    assert frame["customer"].cast(pl.String)[0] == first[1]
+    assert frame["customer"][0] == first[1]
 
 
 @pytest.mark.parametrize("reason", sorted(BAD))
