@@ -39,7 +39,9 @@ def _log(lines: int, seed: int) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", default="16MiB")
@@ -55,7 +57,8 @@ def main() -> int:
         command += ["--config", str(config), "--once", "--output", "json"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.monotonic()
-        done = subprocess.run(command, capture_output=True, check=True, env={**os.environ, "POLARS_MAX_THREADS": "1"})
+        env = {**os.environ, "POLARS_MAX_THREADS": "1"}
+        done = subprocess.run(command, capture_output=True, check=True, env=env)
         wall = time.monotonic() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -13,19 +13,18 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamstats.config import MySQLConfig  # noqa: E402
-from streamstats.formats import load_formats  # noqa: E402
-from streamstats.schema import migrate  # noqa: E402
-from streamstats.sink import Segment, connect, write_statistic  # noqa: E402
-from streamstats.statistics import parse_statistic_set  # noqa: E402
-from tests.mariadb import PASSWORD, USER, start_mariadb  # noqa: E402
+from streamstats.config import MySQLConfig
+from streamstats.formats import load_formats
+from streamstats.schema import migrate
+from streamstats.sink import Segment, connect, write_statistic
+from streamstats.statistics import parse_statistic_set
+from tests.mariadb import PASSWORD, USER, start_mariadb
 
 
 def _statistics(values: int) -> dict:
@@ -48,7 +47,9 @@ def _frame(stat, start: int, rows: int) -> pl.DataFrame:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=50_000, help="rows per flush transaction")
     parser.add_argument("--values", type=int, default=4, help="counters per row")

@@ -280,7 +280,10 @@ class Agent:
             if here is None or not followed.here.get(name):
                 continue
             if target.offset <= here.offset:
-                event(log, logging.INFO, "statistic_resumed", statistic=name, stream=followed.stream.path, offset=here.offset)
+                stream = followed.stream.path
+                event(
+                    log, logging.INFO, "statistic_resumed", statistic=name, stream=stream, offset=here.offset
+                )
                 del followed.waiting[name]
             else:
                 limit = target.offset if limit is None else min(limit, target.offset)

@@ -198,7 +198,8 @@ class ChunkParser:
         return pl.when((seconds >= low) & (seconds < high)).then(seconds)
 
     def _typed_empty(self) -> pl.DataFrame:
-        return self._typed(pl.DataFrame(schema=self._typed_schema), ParsedChunk(pl.DataFrame(), 0), lambda i: "")
+        empty = pl.DataFrame(schema=self._typed_schema)
+        return self._typed(empty, ParsedChunk(pl.DataFrame(), 0), lambda i: "")
 
     def _typed(self, raw: pl.DataFrame, out: ParsedChunk, line_at: Callable[[int], str]) -> pl.DataFrame:
         """Typed columns for the good rows of `raw` (all text); bad rows go to `out.rejected`."""

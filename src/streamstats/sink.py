@@ -125,7 +125,9 @@ def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.
     rows = max(1, STATEMENT_BYTES // (int(tuples.str.len_bytes().max() or 0) + 3))  # type: ignore[arg-type]
     for start in range(0, len(tuples), rows):
         values = "(" + "),(".join(tuples.slice(start, rows).to_list()) + ")"
-        cur.execute(f"INSERT INTO {quote(table)} ({columns}) VALUES {values} ON DUPLICATE KEY UPDATE {updates}")
+        cur.execute(
+            f"INSERT INTO {quote(table)} ({columns}) VALUES {values} ON DUPLICATE KEY UPDATE {updates}"
+        )
 
 
 def write_statistic(

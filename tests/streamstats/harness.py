@@ -274,5 +274,5 @@ class Lab:
             ) from exc
 
     def stop_all(self) -> None:
-        for service in self.services:
+        for service in reversed(self.services):  # agents (started last) drain into their aggregator
             service.stop(timeout=30)

@@ -54,7 +54,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            blocks = generate.blocks(LINES - self.first, seed=42, first=self.first, start=START, rate=5000, block=BLOCK)
+            rest = LINES - self.first
+            blocks = generate.blocks(rest, seed=42, first=self.first, start=START, rate=5000, block=BLOCK)
             for i, block in enumerate(blocks):
                 os.write(handle, block)
                 if i % 4 == 3 and sum(self.rotations.values()) < ROTATED - 1:

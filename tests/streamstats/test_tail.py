@@ -199,8 +199,8 @@ class _Logrotate:
         self.lines += count
 
     def rotate(self, rename: bool) -> None:
-        names = sorted(self.log.parent.glob(self.log.name + ".*"), key=lambda p: int(p.suffix[1:]), reverse=True)
-        for name in names:
+        rotated = self.log.parent.glob(self.log.name + ".*")
+        for name in sorted(rotated, key=lambda p: int(p.suffix[1:]), reverse=True):
             name.rename(f"{self.log}.{int(name.suffix[1:]) + 1}")
         if rename:
             self.log.rename(f"{self.log}.1")
@@ -246,6 +246,6 @@ def test_random_rotations_and_restarts_read_every_line_once(tmp_path: Path, seed
             commits = [c for c in commits if c[1] <= kept]
             stream = Stream(str(log), rotated, rotate_wait=0.0)
             assert stream.start([position] if position else [], at_end=False) == []
-    counted += pending + [_drain(stream, 4096)[0]]
+    counted += [*pending, _drain(stream, 4096)[0]]
     numbers = [int(line.split()[1]) for line in b"".join(counted).decode().splitlines()]
     assert numbers == list(range(writer.lines))
