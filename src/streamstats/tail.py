@@ -257,21 +257,30 @@ class Stream:
         f.mtime = mtime
         chain = self.chain()
         before = self.locate(self.previous, chain)
-        here = next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
+        here = self._index(chain)
         if before is None or here is None or here <= before + 1:
             return False
+        self._read_copy(chain[before + 1], 0)
+        return True
+
+    def _index(self, chain: list[Candidate]) -> int | None:
+        """Where the open file is in the chain."""
+        f = self.file
+        assert f is not None
+        return next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
+
+    def _read_copy(self, copy: Candidate, offset: int) -> None:
         event(
             log,
             logging.INFO,
             "rotation",
             stream=self.path,
             kind="copytruncate",
-            copy=chain[before + 1].path,
-            offset=0,
+            copy=copy.path,
+            offset=offset,
         )
         self.on_event("copytruncate", self.path)
-        self._open(chain[before + 1], 0)
-        return True
+        self._open(copy, offset)
 
     def _advance(self, data: bytes, skipped: str, consumed: int | None = None) -> Chunk:
         f = self.file
@@ -319,7 +328,7 @@ class Stream:
         f = self.file
         assert f is not None
         chain = self.chain()
-        index = next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
+        index = self._index(chain)
         if index is None:
             following = chain[-1:] if chain and chain[-1].path == self.path else []
         else:
@@ -348,18 +357,7 @@ class Stream:
             None,
         )
         if copy is not None:
-            event(
-                log,
-                logging.INFO,
-                "rotation",
-                stream=self.path,
-                kind="copytruncate",
-                copy=copy.path,
-                offset=f.offset,
-            )
-            self.on_event("copytruncate", self.path)
-            offset = f.offset
-            self._open(copy, offset)
+            self._read_copy(copy, f.offset)
             return None
         event(
             log,

@@ -22,46 +22,38 @@ from tests.mariadb import PASSWORD, USER, MariaDB, free_port
 TOKEN = "test-token-0123456789abcdef"
 Totals = dict[tuple[str, int], tuple[int, int]]  # (customer, minute) -> (requests, bytes_sent)
 
+
 # A small statistic set for the integration tests: billing first, flushed at different intervals so the
 # per-statistic checkpoints differ whenever the aggregator dies.
+def _statistic(
+    name: str, keys: list[str], bucket: str, flush: str, values: dict, **more: Any
+) -> dict[str, Any]:
+    timing = {"flush_interval": flush, "retention": "30d"}
+    return {"name": name, "keys": keys, "bucket": bucket, "values": values, **timing, **more}
+
+
+TRAFFIC = {"requests": "count", "bytes_sent": "sum(bytes_sent)"}
 TEST_STATISTICS: dict[str, Any] = {
     "format": "cdn",
     "statistics": [
-        {
-            "name": "customer_traffic",
-            "billing": True,
-            "keys": ["customer"],
-            "bucket": "1m",
-            "values": {"requests": "count", "bytes_sent": "sum(bytes_sent)"},
-            "flush_interval": "1s",
-            "retention": "30d",
-        },
-        {
-            "name": "customer_status",
-            "keys": ["customer", "status_class"],
-            "bucket": "1m",
-            "values": {"requests": "count", "bytes_sent": "sum(bytes_sent)"},
-            "flush_interval": "2s",
-            "retention": "30d",
-        },
-        {
-            "name": "pop_cache",
-            "keys": ["pop", "cache_status"],
-            "bucket": "5m",
-            "values": {"requests": "count", "request_time_ms": "avg(request_time)"},
-            "flush_interval": "3s",
-            "retention": "30d",
-        },
-        {
-            "name": "top_urls",
-            "keys": ["customer"],
-            "top": {"field": "path", "n": 10, "max_length": 128},
-            "sample": {"one_in": 2, "by": "request_id"},
-            "bucket": "1h",
-            "values": {"requests": "count"},
-            "flush_interval": "2s",
-            "retention": "30d",
-        },
+        _statistic("customer_traffic", ["customer"], "1m", "1s", TRAFFIC, billing=True),
+        _statistic("customer_status", ["customer", "status_class"], "1m", "2s", TRAFFIC),
+        _statistic(
+            "pop_cache",
+            ["pop", "cache_status"],
+            "5m",
+            "3s",
+            {"requests": "count", "request_time_ms": "avg(request_time)"},
+        ),
+        _statistic(
+            "top_urls",
+            ["customer"],
+            "1h",
+            "2s",
+            {"requests": "count"},
+            top={"field": "path", "n": 10, "max_length": 128},
+            sample={"one_in": 2, "by": "request_id"},
+        ),
     ],
 }
 
