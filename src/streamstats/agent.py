@@ -327,12 +327,17 @@ class Agent:
             self.metrics.newest.set(max(self.metrics.newest.get(), float(parsed.frame[TS].max())))  # type: ignore[arg-type]
         return parsed
 
+    def batch_full(self) -> bool:
+        """The counts since the last batch hold enough rows: send them before reading on (a catch-up
+        spanning hours of log would otherwise pile up every minute's keys in RAM)."""
+        return sum(acc.rows for acc in self.acc.values()) >= self.cfg.max_batch_rows
+
     def read_some(self) -> bool:
         """One chunk from each stream that has one; False when there was nothing to read (a stream
         that just moved on to its next file counts as progress)."""
         progressed = False
         for followed in self.followed.values():
-            if self.unacked >= self.cfg.max_unacked or not self.bucket.allows():
+            if self.unacked >= self.cfg.max_unacked or self.batch_full() or not self.bucket.allows():
                 break
             serial = followed.stream.serial
             chunk = followed.stream.read(self.cfg.chunk_size, self._limit(followed))
@@ -396,7 +401,7 @@ class Agent:
     def _send_due(self, now: float, next_seal: float) -> float:
         """Seal and send when it is time; returns the next sealing time."""
         if self.inflight is None:
-            if now < next_seal:
+            if now < next_seal and not self.batch_full():
                 return next_seal
             self.inflight = self.seal()
             next_seal = now + self.cfg.flush_interval
@@ -487,9 +492,14 @@ class Agent:
             return 0
         if not self.resync():
             return 1
-        self.read_to_end()
         try:
-            return 0 if self._drain() else 1
+            while True:  # batches of at most max_batch_rows, each acknowledged before reading on
+                before = self.metrics.bytes.get()
+                self.read_to_end()
+                if not self._drain():
+                    return 1
+                if self.metrics.bytes.get() == before:
+                    return 0
         finally:
             for followed in self.followed.values():
                 followed.stream.close()
@@ -497,10 +507,12 @@ class Agent:
 
 def agent_main(config: Config, once: bool, output_json: bool) -> int:
     if once:
-        # Read everything now: no waiting for rotated files to settle, no bound on what is unacknowledged.
+        # Read everything now: no waiting for rotated files to settle, no bound on what is unacknowledged;
+        # printed statistics stay in RAM until the end.
         assert config.agent is not None
         agent_cfg = dataclasses.replace(config.agent, rotate_wait=0.0, catch_up_rate=0, max_unacked=2**62)
-        return Agent(dataclasses.replace(config, agent=agent_cfg)).run_once(
-            sys.stdout if output_json else None
-        )
+        if output_json:
+            agent_cfg = dataclasses.replace(agent_cfg, max_batch_rows=2**62)
+        agent = Agent(dataclasses.replace(config, agent=agent_cfg))
+        return agent.run_once(sys.stdout if output_json else None)
     return Agent(config).run()

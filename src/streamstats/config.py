@@ -52,6 +52,7 @@ class AgentConfig:
     rotate_wait: float = 5.0
     rescan_interval: float = 10.0
     max_unacked: int = 512 * 2**20
+    max_batch_rows: int = 200_000
     catch_up_rate: int = 0
     backoff: Backoff = field(default_factory=Backoff)
     request_timeout: float = 10.0
@@ -243,6 +244,7 @@ def _agent(raw: Any, base: Path, stats: StatisticSet) -> AgentConfig:
         rotate_wait=s.duration("rotate_wait", AgentConfig.rotate_wait),
         rescan_interval=s.duration("rescan_interval", AgentConfig.rescan_interval, 0.1),
         max_unacked=s.size("max_unacked", AgentConfig.max_unacked, chunk),
+        max_batch_rows=s.integer("max_batch_rows", AgentConfig.max_batch_rows, 1000, 10**8),
         catch_up_rate=s.size("catch_up_rate", AgentConfig.catch_up_rate),
         backoff=s.backoff("backoff", Backoff()),
         request_timeout=s.duration("request_timeout", AgentConfig.request_timeout, 0.1),

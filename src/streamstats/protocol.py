@@ -56,20 +56,29 @@ class Batch:
     deltas: tuple[Delta, ...]
 
 
+def _json_column(series: pl.Series) -> str:
+    """A column as a JSON array, written by polars (no Python object per value)."""
+    if series.null_count():
+        raise ValueError(f"column {series.name} has empty values")
+    if series.dtype == pl.String:
+        # json_encode of a one-field struct gives {"v":"..."}: the part after {"v": is the escaped string.
+        objects = series.to_frame("v").select(pl.struct("v").struct.json_encode()).to_series()
+        values = objects.str.slice(5).str.head(-1)
+    else:
+        values = series.cast(pl.String)
+    return "[" + values.str.join(",").item() + "]"
+
+
 def encode_batch(
     agent: str, run: str, seq: int, deltas: list[tuple[Statistic, dict, dict, pl.DataFrame]]
 ) -> bytes:
-    stats = {
-        stat.name: {
-            "fingerprint": stat.fingerprint,
-            "from": start,
-            "to": end,
-            "columns": rows.select(stat.columns).to_dict(as_series=False),
-        }
-        for stat, start, end, rows in deltas
-    }
-    doc = {"version": VERSION, "agent": agent, "run": run, "seq": seq, "statistics": stats}
-    return json.dumps(doc, separators=(",", ":")).encode()
+    entries = []
+    for stat, start, end, rows in deltas:
+        columns = ",".join(f"{json.dumps(c)}:{_json_column(rows[c])}" for c in stat.columns)
+        head = json.dumps({"fingerprint": stat.fingerprint, "from": start, "to": end}, separators=(",", ":"))
+        entries.append(f'{json.dumps(stat.name)}:{head[:-1]},"columns":{{{columns}}}}}')
+    head = json.dumps({"version": VERSION, "agent": agent, "run": run, "seq": seq}, separators=(",", ":"))
+    return f'{head[:-1]},"statistics":{{{",".join(entries)}}}}}'.encode()
 
 
 def compress(body: bytes) -> tuple[bytes, dict[str, str]]:
