@@ -102,12 +102,13 @@ def test_once_equals_streaming_for_every_exact_statistic(lab: Lab):
     )
 
 
-def test_once_sends_and_exits_and_two_agents_add_up(lab: Lab):
+def test_once_sends_in_bounded_batches_and_two_agents_add_up(lab: Lab):
     logs = [_log(lab, f"edge{n}.log", 15_000, seed=30 + n) for n in (1, 2)]
     aggregator = lab.aggregator()
     aggregator.start()
     for n, log in enumerate(logs, 1):
-        config = lab.agent_config(aggregator, [str(log)], id=f"edge0{n}")
+        # Their counts exceed max_batch_rows: each sends several batches, one after the other.
+        config = lab.agent_config(aggregator, [str(log)], id=f"edge0{n}", max_batch_rows=1000 * n)
         subprocess.run(
             [sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config), "--once"],
             check=True,
@@ -115,6 +116,7 @@ def test_once_sends_and_exits_and_two_agents_add_up(lab: Lab):
             capture_output=True,
         )
     lab.wait_for_totals(file_totals(logs), timeout=60)
+    assert aggregator.metrics()['streamstats_aggregator_batches_total{result="ok"}'] > 3
 
 
 def test_sigterm_drains_agent_and_aggregator(lab: Lab):
