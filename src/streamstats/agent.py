@@ -482,13 +482,13 @@ class Agent:
         if output is not None:
             self.resync({s.name: {} for s in self.stats.statistics})
             self.read_to_end()
-            # polars writes each statistic's rows (a JSON array of objects): no Python object per row.
-            tables = ",".join(
-                f"{json.dumps(s.name)}:{self.acc[s.name].take().sort(list(s.columns)).write_json()}"
-                for s in self.stats.statistics
-            )
+            # polars writes each statistic's rows (a JSON array of objects), one table at a time.
             lines, counted = int(self.metrics.lines.get()), int(self.metrics.counted.get())
-            output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{{tables}}}}}\n')
+            output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{')
+            for n, stat in enumerate(self.stats.statistics):
+                rows = self.acc[stat.name].take().sort(list(stat.columns)).write_json()
+                output.write(f"{',' if n else ''}{json.dumps(stat.name)}:{rows}")
+            output.write("}}\n")
             return 0
         if not self.resync():
             return 1
