@@ -39,6 +39,7 @@ def main() -> int:
     )
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--chunk", default="16MiB")
+    parser.add_argument("--batch-rows", type=int, default=100_000, help="the agent's max_batch_rows")
     args = parser.parse_args()
     start = int(time.time()) // 3600 * 3600 - 3600
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,9 +54,8 @@ def main() -> int:
             aggregator = lab.aggregator(statistics="cdn")
             aggregator.start()
             aggregator.wait_healthy()
-            agent = lab.agent(
-                aggregator, [str(log)], statistics="cdn", chunk_size=args.chunk, flush_interval="5s"
-            )
+            settings = {"chunk_size": args.chunk, "max_batch_rows": args.batch_rows, "flush_interval": "5s"}
+            agent = lab.agent(aggregator, [str(log)], statistics="cdn", **settings)
             agent.start()
             agent.wait_healthy()
             began = time.monotonic()
@@ -79,6 +79,7 @@ def main() -> int:
     result = {
         "lines": args.lines,
         "chunk": args.chunk,
+        "max_batch_rows": args.batch_rows,
         "agent_cpu_seconds": cpu,
         "agent_lines_per_cpu_second": round(args.lines / cpu),
         "agent_wall_seconds": round(wall, 1),

@@ -52,7 +52,7 @@ class AgentConfig:
     rotate_wait: float = 5.0
     rescan_interval: float = 10.0
     max_unacked: int = 512 * 2**20
-    max_batch_rows: int = 200_000
+    max_batch_rows: int = 100_000
     catch_up_rate: int = 0
     backoff: Backoff = field(default_factory=Backoff)
     request_timeout: float = 10.0
