@@ -69,7 +69,7 @@ class Writer(threading.Thread):
 def _chaos(services: dict[str, Service], db: MariaDB, writer: Writer, rng: random.Random) -> Counter[str]:
     survived: Counter[str] = Counter()
     while writer.is_alive():
-        time.sleep(rng.uniform(0.5, 2.5))
+        time.sleep(rng.uniform(0.4, 1.8))
         victim = rng.choices(["agent", "aggregator", "mariadb"], weights=[5, 4, 1])[0]
         if victim == "mariadb":
             crash = rng.random() < 0.5
