@@ -1,0 +1,213 @@
+"""Vectorized counting: one lazy group-by per grouping over a parsed chunk, all collected together.
+
+Statistics that group the same way (same bucket, keys, filter and sampling) share one group-by.
+Partial results are small frames (bucket, keys, counters); they are merged by summing, which is also
+what the aggregator does across agents and what the database does across flushes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from streamstats.formats import CACHE_HIT_STATUSES, DERIVED_FIELDS
+from streamstats.parse import TS
+from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet
+
+SAMPLE_SEED = 0x5EED
+# An agent keeps this many top-N candidates per group for each N shown, so that merging agents and
+# flushes keeps the real leaders in all but adversarial distributions.
+TOP_CANDIDATES = 2
+# A missing integer key (an empty "-" field) is stored as -1: key columns cannot be NULL.
+MISSING_INT_KEY = -1
+_COMPACT_PARTS = 16
+_COMPACT_ROWS = 100_000
+
+
+def _byte_lengths(column: pl.Series) -> pl.Series:
+    if isinstance(column.dtype, pl.Categorical):
+        return column.cat.len_bytes()
+    return column.str.len_bytes()
+
+
+def _bucket_column(size: int) -> str:
+    return f"_b{size}"
+
+
+def _hash_column(field: str) -> str:
+    return f"_h_{field}"
+
+
+def _schema(stat: Statistic) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {BUCKET_COLUMN: pl.Int64()}
+    for key in stat.keys:
+        schema[key.name] = pl.String() if key.kind == "string" else pl.Int64()
+    if stat.top:
+        schema[stat.top.field] = pl.String() if stat.top.max_length else pl.Int64()
+    schema.update({column: pl.Int64() for column in stat.value_columns})
+    return schema
+
+
+def empty_frame(stat: Statistic) -> pl.DataFrame:
+    return pl.DataFrame(schema=_schema(stat))
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """What decides the rows of a group-by; statistics with the same grouping share one."""
+
+    bucket: int
+    keys: tuple[str, ...]
+    where: tuple[tuple[str, tuple[str | int, ...]], ...]
+    sample: tuple[int, str] | None
+
+
+def _grouping(stat: Statistic) -> _Grouping:
+    sample = (stat.sample.one_in, stat.sample.by) if stat.sample else None
+    top = (stat.top.field, str(stat.top.max_length)) if stat.top else ()
+    return _Grouping(stat.bucket, (*(k.name for k in stat.keys), *top), stat.where, sample)
+
+
+def _value_aggs(stat: Statistic) -> list[pl.Expr]:
+    weight = stat.sample.one_in if stat.sample else 1
+    aggs: list[pl.Expr] = []
+    for value in stat.values:
+        if value.kind == "count":
+            aggs.append(pl.len().cast(pl.Int64).alias(value.column))
+        elif value.kind == "sum":
+            aggs.append(pl.col(value.field).sum().alias(value.column))
+        else:
+            aggs.append(pl.col(value.field).sum().alias(f"{value.column}_sum"))
+            aggs.append(pl.col(value.field).count().cast(pl.Int64).alias(f"{value.column}_count"))
+    return [agg * weight for agg in aggs] if weight != 1 else aggs
+
+
+class Engine:
+    """Counts parsed chunks for a statistic set."""
+
+    def __init__(self, stats: StatisticSet) -> None:
+        self.stats = stats
+        self.buckets = sorted({s.bucket for s in stats.statistics})
+        used = stats.used_fields
+        self._derived = {d.name for d in DERIVED_FIELDS if d.name in used}
+        self._hashed = sorted({s.sample.by for s in stats.statistics if s.sample})
+        derived = {d.name for d in DERIVED_FIELDS}
+        self._lengths = {
+            key.name: key.max_length
+            for s in stats.statistics
+            for key in s.keys
+            if key.kind == "string" and key.name not in derived
+        }
+
+    def _prepare(self, frame: pl.DataFrame, constants: dict[str, str]) -> pl.DataFrame:
+        exprs: list[pl.Expr] = [(pl.col(TS) // b * b).alias(_bucket_column(b)) for b in self.buckets]
+        if "status_class" in self._derived:
+            # Grouped as a small integer; spelled "2xx" only in the (small) result.
+            exprs.append((pl.col("status") // 100).alias("status_class"))
+        if "cache_hit" in self._derived:
+            exprs.append(pl.col("cache_status").is_in(CACHE_HIT_STATUSES).cast(pl.Int64).alias("cache_hit"))
+        exprs += [pl.col(f).hash(seed=SAMPLE_SEED).alias(_hash_column(f)) for f in self._hashed]
+        exprs += [pl.lit(value, pl.String).alias(name) for name, value in constants.items()]
+        frame = frame.with_columns(exprs)
+        # Cutting long keys costs a pass; the byte length (free from the offsets) says when it is needed.
+        cuts = [
+            pl.col(name).cast(pl.String).str.slice(0, length)
+            for name, length in self._lengths.items()
+            if name in frame.columns and (_byte_lengths(frame[name]).max() or 0) > length  # type: ignore[operator]
+        ]
+        return frame.with_columns(cuts) if cuts else frame
+
+    @staticmethod
+    def _query(stats: list[Statistic], lf: pl.LazyFrame) -> pl.LazyFrame:
+        first = stats[0]
+        for name, accepted in first.where:
+            if name == "status_class":
+                accepted = tuple(int(str(v)[0]) for v in accepted if str(v)[:1].isdigit())
+            lf = lf.filter(pl.col(name).is_in(list(accepted)))
+        if first.sample:
+            lf = lf.filter(pl.col(_hash_column(first.sample.by)) % first.sample.one_in == 0)
+        keys: list[pl.Expr] = [pl.col(_bucket_column(first.bucket)).alias(BUCKET_COLUMN)]
+        for key in first.keys:
+            column = pl.col(key.name)
+            keys.append(column if key.kind == "string" else column.fill_null(MISSING_INT_KEY))
+        if first.top:
+            column = pl.col(first.top.field)
+            keys.append(column.str.slice(0, first.top.max_length) if first.top.max_length else column)
+        # Statistics sharing the group-by may share column names too: prefix them while together.
+        aggs = [agg.name.prefix(f"{stat.name}.") for stat in stats for agg in _value_aggs(stat)]
+        out = lf.group_by(keys).agg(aggs)
+        # Categorical keys group fast; the (small) result carries plain strings.
+        out = out.with_columns(pl.col(pl.Categorical).cast(pl.String))
+        if any(k.name == "status_class" for k in first.keys):
+            out = out.with_columns(pl.col("status_class").cast(pl.String) + "xx")
+        return out
+
+    def count(
+        self, frame: pl.DataFrame, stats: Iterable[Statistic], constants: dict[str, str]
+    ) -> dict[str, pl.DataFrame]:
+        """Partial counts of one parsed chunk for each statistic in `stats`."""
+        groups: dict[_Grouping, list[Statistic]] = {}
+        for stat in stats:
+            groups.setdefault(_grouping(stat), []).append(stat)
+        if not groups or frame.is_empty():
+            return {}
+        lf = self._prepare(frame, constants).lazy()
+        results = pl.collect_all([self._query(members, lf) for members in groups.values()])
+        out: dict[str, pl.DataFrame] = {}
+        for members, result in zip(groups.values(), results, strict=True):
+            for stat in members:
+                values = [pl.col(f"{stat.name}.{c}").alias(c) for c in stat.value_columns]
+                out[stat.name] = result.select(BUCKET_COLUMN, *stat.key_columns, *values)
+        return out
+
+
+def merge(stat: Statistic, frames: list[pl.DataFrame], top_keep: int | None = None) -> pl.DataFrame:
+    """Sum partial frames by key; a top-N statistic keeps `top_keep` rows per bucket and key."""
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return empty_frame(stat)
+    keys = [BUCKET_COLUMN, *stat.key_columns]
+    merged = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+    merged = merged.group_by(keys).agg(pl.col(list(stat.value_columns)).sum())
+    if stat.top and top_keep is not None:
+        # Strictly bounded: ties at the cut are broken arbitrarily (a top-N is approximate anyway).
+        group = [BUCKET_COLUMN, *(k.name for k in stat.keys)]
+        rank = pl.col(stat.value_columns[0]).rank("ordinal", descending=True).over(group)
+        merged = merged.filter(rank <= top_keep)
+    return merged
+
+
+class Accumulator:
+    """A statistic's counts since the last batch: partial frames, compacted as they pile up."""
+
+    def __init__(self, stat: Statistic) -> None:
+        self.stat = stat
+        self.parts: list[pl.DataFrame] = []
+        self._rows = 0
+        self._compacted_rows = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        self.parts.append(frame)
+        self._rows += frame.height
+        if len(self.parts) >= _COMPACT_PARTS or self._rows > max(_COMPACT_ROWS, 2 * self._compacted_rows):
+            self.parts = [self._merged()]
+            self._rows = self._compacted_rows = self.parts[0].height
+
+    def _merged(self) -> pl.DataFrame:
+        top_keep = self.stat.top.n * TOP_CANDIDATES if self.stat.top else None
+        return merge(self.stat, self.parts, top_keep)
+
+    def take(self) -> pl.DataFrame:
+        """The merged counts; the accumulator starts empty again."""
+        merged = self._merged()
+        self.parts = []
+        self._rows = self._compacted_rows = 0
+        return merged
+
+    @property
+    def rows(self) -> int:
+        return self._rows

@@ -1,0 +1,375 @@
+"""The aggregator: receives agents' batches over HTTP, merges them in RAM and writes each statistic to
+MySQL at its own flush interval, counters and checkpoints in one transaction (see sink.py).
+
+In RAM, per agent and statistic: the position up to which deltas were accepted (`known`) and the
+pending segments not yet written. A batch is accepted only if it starts where `known` stands, so the
+pending data is always one contiguous run of the agent's log; a resend of what was accepted already is
+acknowledged without applying it; anything else is a 409 and the agent re-reads from its positions.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+
+from streamstats.config import AGENT_ID, AggregatorConfig, Config
+from streamstats.httpserver import Request, Response, serve
+from streamstats.logs import event
+from streamstats.metrics import Registry
+from streamstats.protocol import Batch, InvalidBatch, decode_batch, decompress
+from streamstats.schema import migrate
+from streamstats.sink import (
+    INITIAL_POSITION,
+    Segment,
+    connect,
+    delete_expired,
+    load_positions,
+    write_statistic,
+)
+from streamstats.statistics import Statistic
+
+log = logging.getLogger("streamstats.aggregator")
+_AGENT_POSITIONS = "/v1/agents/"
+
+
+@dataclass
+class _StatState:
+    stat: Statistic
+    table: str
+    pending: dict[str, list[Segment]] = field(default_factory=dict)
+    next_flush: float = 0.0
+    failures: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for segments in self.pending.values() for s in segments)
+
+
+class _Metrics:
+    def __init__(self, registry: Registry) -> None:
+        self.batches = registry.counter(
+            "streamstats_aggregator_batches_total", "Batches received", ("result",)
+        )
+        self.rows_received = registry.counter(
+            "streamstats_aggregator_rows_received_total", "Counter rows received"
+        )
+        self.rows_written = registry.counter(
+            "streamstats_aggregator_rows_written_total", "Rows upserted into MySQL", ("statistic",)
+        )
+        self.flush_seconds = registry.histogram(
+            "streamstats_aggregator_flush_seconds",
+            "Duration of a statistic's MySQL transaction",
+            ("statistic",),
+        )
+        self.flush_errors = registry.counter(
+            "streamstats_aggregator_flush_errors_total", "Failed MySQL transactions", ("statistic",)
+        )
+        self.conflicts = registry.counter(
+            "streamstats_aggregator_conflicts_total", "Agent data dropped because its checkpoint moved"
+        )
+        self.pending_rows = registry.gauge(
+            "streamstats_aggregator_pending_rows", "Rows waiting to be written"
+        )
+        self.deleted = registry.counter(
+            "streamstats_aggregator_rows_expired_total", "Rows deleted past retention", ("statistic",)
+        )
+        self.db_up = registry.gauge(
+            "streamstats_aggregator_mysql_up", "1 when the last MySQL operation worked"
+        )
+
+
+class Aggregator:
+    def __init__(self, config: Config) -> None:
+        assert config.aggregator is not None
+        self.cfg: AggregatorConfig = config.aggregator
+        self.stats = config.statistics
+        self.registry = Registry()
+        self.metrics = _Metrics(self.registry)
+        self._lock = threading.Lock()
+        self._states = {s.name: _StatState(s, self.cfg.table_prefix + s.name) for s in self.stats.statistics}
+        self._known: dict[tuple[str, str], str] = {}
+        self._stale: set[tuple[str, str]] = set()  # dropped by a conflict: reload from MySQL first
+        self._stop = threading.Event()
+        self._draining = False
+        self._conn: pymysql.connections.Connection | None = None
+        self._last_db_ok = 0.0
+
+    # --- HTTP ------------------------------------------------------------------------------------------
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("Authorization") or ""
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.cfg.tokens)
+
+    def route(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
+        if request.method == "POST" and request.path == "/v1/batches":
+            return self._post_batch(request)
+        if (
+            request.method == "GET"
+            and request.path.startswith(_AGENT_POSITIONS)
+            and request.path.endswith("/positions")
+        ):
+            return self._get_positions(request.path[len(_AGENT_POSITIONS) : -len("/positions")])
+        return Response(404, {"error": "not found"})
+
+    def _post_batch(self, request: Request) -> Response:
+        body = request.read_body(self.cfg.max_body)
+        if body is None:
+            self.metrics.batches.inc(result="too_large")
+            return Response(413, {"error": f"body larger than {self.cfg.max_body} bytes"})
+        try:
+            batch = decode_batch(
+                decompress(body, request.headers.get("Content-Encoding") or "", self.cfg.max_body), self.stats
+            )
+        except OverflowError as exc:
+            self.metrics.batches.inc(result="too_large")
+            return Response(413, {"error": str(exc)})
+        except InvalidBatch as exc:
+            self.metrics.batches.inc(result="invalid")
+            event(log, logging.WARNING, "invalid_batch", detail=str(exc))
+            return Response(422, {"error": "invalid", "detail": str(exc)})
+        if self._draining:
+            return Response(503, {"error": "draining"}, {"Retry-After": "5"})
+        return self._apply(batch)
+
+    def _load_known(self, agent: str, names: list[str]) -> None:
+        """Positions from MySQL for pairs not in RAM (after a start or a conflict)."""
+        with self._lock:
+            missing = [n for n in names if (agent, n) not in self._known or (agent, n) in self._stale]
+        if not missing:
+            return
+        conn = connect(self.cfg.mysql)
+        try:
+            stored = load_positions(conn, agent)
+        finally:
+            conn.close()
+        with self._lock:
+            for name in missing:
+                if (agent, name) in self._stale or (agent, name) not in self._known:
+                    self._known[(agent, name)] = stored.get(name, INITIAL_POSITION)
+                    self._stale.discard((agent, name))
+
+    def _apply(self, batch: Batch) -> Response:
+        try:
+            self._load_known(batch.agent, [d.statistic.name for d in batch.deltas])
+        except pymysql.MySQLError as exc:
+            return Response(503, {"error": "mysql unavailable", "detail": str(exc)}, {"Retry-After": "5"})
+        with self._lock:
+            if sum(s.rows for s in self._states.values()) > self.cfg.max_pending_rows:
+                self.metrics.batches.inc(result="busy")
+                return Response(503, {"error": "too many pending rows"}, {"Retry-After": "5"})
+            fresh, resent, conflicts = [], [], []
+            for delta in batch.deltas:
+                key = (batch.agent, delta.statistic.name)
+                known = self._known[key]
+                if key not in self._stale and delta.start == known:
+                    fresh.append(delta)
+                elif key not in self._stale and delta.end == known:
+                    resent.append(delta.statistic.name)  # accepted before; its answer was lost
+                else:
+                    conflicts.append(delta.statistic.name)
+            if conflicts:
+                self.metrics.batches.inc(result="conflict")
+                event(
+                    log,
+                    logging.WARNING,
+                    "position_conflict",
+                    agent=batch.agent,
+                    seq=batch.seq,
+                    stats=",".join(conflicts),
+                )
+                return Response(409, {"error": "position mismatch", "statistics": conflicts})
+            rows = 0
+            for delta in fresh:
+                self._known[(batch.agent, delta.statistic.name)] = delta.end
+                if delta.start != delta.end:
+                    segment = Segment(delta.start, delta.end, [delta.rows], batch.run, batch.seq)
+                    self._states[delta.statistic.name].pending.setdefault(batch.agent, []).append(segment)
+                    rows += delta.rows.height
+            self.metrics.rows_received.inc(rows)
+            self.metrics.pending_rows.set(sum(s.rows for s in self._states.values()))
+        self.metrics.batches.inc(result="resent" if resent and not fresh else "ok")
+        return Response(200, {"status": "ok", "seq": batch.seq, "resent": resent})
+
+    def _get_positions(self, agent: str) -> Response:
+        if not AGENT_ID.match(agent):
+            return Response(422, {"error": "invalid agent id"})
+        names = [s.name for s in self.stats.statistics]
+        try:
+            self._load_known(agent, names)
+        except pymysql.MySQLError as exc:
+            return Response(503, {"error": "mysql unavailable", "detail": str(exc)}, {"Retry-After": "5"})
+        with self._lock:
+            out = {
+                s.name: {"fingerprint": s.fingerprint, "position": self._known[(agent, s.name)]}
+                for s in self.stats.statistics
+            }
+        return Response(200, {"agent": agent, "statistics": out})
+
+    # --- writing ---------------------------------------------------------------------------------------
+    def _db(self) -> pymysql.connections.Connection:
+        if self._conn is None or not self._conn.open:
+            self._conn = connect(self.cfg.mysql)
+        return self._conn
+
+    def _flush(self, state: _StatState) -> None:
+        with self._lock:
+            pending, state.pending = state.pending, {}
+        if not pending:
+            return
+        top_keep = state.stat.top.n if state.stat.top else None
+        try:
+            outcome = write_statistic(self._db(), state.stat, state.table, pending, top_keep)
+        except (pymysql.MySQLError, OSError) as exc:
+            self._conn = None
+            self.metrics.db_up.set(0)
+            self.metrics.flush_errors.inc(statistic=state.stat.name)
+            state.failures += 1
+            with self._lock:  # keep everything, older segments first
+                for agent, segments in pending.items():
+                    state.pending[agent] = segments + state.pending.get(agent, [])
+            event(
+                log,
+                logging.WARNING,
+                "flush_failed",
+                statistic=state.stat.name,
+                error=str(exc),
+                attempt=state.failures,
+            )
+            return
+        state.failures = 0
+        self._last_db_ok = time.monotonic()
+        self.metrics.db_up.set(1)
+        self.metrics.rows_written.inc(outcome.rows, statistic=state.stat.name)
+        self.metrics.flush_seconds.observe(outcome.seconds, statistic=state.stat.name)
+        if outcome.conflicts:
+            self.metrics.conflicts.inc(len(outcome.conflicts))
+            with self._lock:
+                for agent in outcome.conflicts:
+                    self._stale.add((agent, state.stat.name))
+                    state.pending.pop(agent, None)
+            event(
+                log,
+                logging.WARNING,
+                "checkpoint_conflict",
+                statistic=state.stat.name,
+                agents=",".join(outcome.conflicts),
+            )
+        event(
+            log,
+            logging.DEBUG,
+            "flushed",
+            statistic=state.stat.name,
+            rows=outcome.rows,
+            seconds=round(outcome.seconds, 3),
+        )
+
+    def _retry_delay(self, state: _StatState) -> float:
+        if not state.failures:
+            return state.stat.flush_interval
+        return min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (state.failures - 1))
+
+    def _expire(self) -> None:
+        for state in self._states.values():
+            try:
+                deleted = delete_expired(self._db(), state.stat, state.table)
+            except (pymysql.MySQLError, OSError) as exc:
+                self._conn = None
+                event(log, logging.WARNING, "retention_failed", statistic=state.stat.name, error=str(exc))
+                return
+            if deleted:
+                self.metrics.deleted.inc(deleted, statistic=state.stat.name)
+                event(log, logging.INFO, "expired", statistic=state.stat.name, rows=deleted)
+
+    def run_flusher(self) -> None:
+        now = time.monotonic()
+        for state in self._states.values():
+            state.next_flush = now + state.stat.flush_interval
+        next_expiry = now
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for state in self._states.values():
+                if now >= state.next_flush:
+                    self._flush(state)
+                    state.next_flush = time.monotonic() + self._retry_delay(state)
+            if now >= next_expiry:
+                self._expire()
+                next_expiry = time.monotonic() + self.cfg.retention_interval
+            with self._lock:
+                self.metrics.pending_rows.set(sum(s.rows for s in self._states.values()))
+            self._stop.wait(0.2)
+
+    def drain(self, deadline: float) -> bool:
+        """Write everything pending; True when nothing is left."""
+        self._draining = True
+        while time.monotonic() < deadline:
+            for state in self._states.values():
+                self._flush(state)
+            with self._lock:
+                if not any(s.pending for s in self._states.values()):
+                    return True
+            time.sleep(1)
+        return False
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            pending = sum(s.rows for s in self._states.values())
+            failing = [s.stat.name for s in self._states.values() if s.failures]
+        return not failing, {"pending_rows": pending, "failing": failing, "draining": self._draining}
+
+    def _prepare_schema(self, stop: threading.Event) -> bool:
+        """Create or migrate the tables, waiting for MySQL as long as it takes (or until stopped)."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                conn = connect(self.cfg.mysql)
+                try:
+                    for step in migrate(conn, self.stats, self.cfg.table_prefix):
+                        event(log, logging.INFO, "schema", step=step)
+                finally:
+                    conn.close()
+                return True
+            except (pymysql.MySQLError, OSError) as exc:
+                attempt += 1
+                delay = min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (attempt - 1))
+                event(
+                    log, logging.WARNING, "mysql_unavailable", error=str(exc), attempt=attempt, retry_in=delay
+                )
+                stop.wait(delay)
+        return False
+
+    def serve(self) -> int:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        if not self._prepare_schema(stop):
+            return 0
+        server = serve(self.cfg.listen, self.route, self.registry, self.health)
+        host, port = server.server_address[:2]
+        event(
+            log,
+            logging.INFO,
+            "listening",
+            address=f"{host}:{port}",
+            statistics=len(self.stats.statistics),
+            pid=os.getpid(),
+        )
+        flusher = threading.Thread(target=self.run_flusher, name="flusher", daemon=True)
+        flusher.start()
+        stop.wait()
+        event(log, logging.INFO, "draining")
+        self._stop.set()
+        flusher.join()
+        server.shutdown()
+        drained = self.drain(time.monotonic() + self.cfg.drain_timeout)
+        event(log, logging.INFO, "stopped", drained=drained)
+        return 0 if drained else 1

@@ -1,0 +1,61 @@
+"""The agent's side of the protocol: fetch positions, post batches. No retries here: the agent decides
+when to try again (it keeps reading meanwhile)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from streamstats.protocol import compress
+
+
+class AggregatorError(RuntimeError):
+    """The aggregator could not be reached or refused the request."""
+
+    def __init__(self, message: str, status: int = 0, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class AggregatorClient:
+    url: str
+    token: str
+    timeout: float
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.session.request(
+                method, self.url + path, timeout=(min(self.timeout, 5.0), self.timeout), **kwargs
+            )
+        except requests.RequestException as exc:
+            raise AggregatorError(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text[:200]}
+        if response.status_code != 200:
+            raise AggregatorError(
+                f"{method} {path}: HTTP {response.status_code} {body.get('error', '')}",
+                response.status_code,
+                body,
+            )
+        return body
+
+    def positions(self, agent: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/agents/{agent}/positions")
+
+    def post_batch(self, body: bytes) -> dict[str, Any]:
+        data, headers = compress(body)
+        headers["Content-Type"] = "application/json"
+        return self._request("POST", "/v1/batches", data=data, headers=headers)
+
+    def close(self) -> None:
+        self.session.close()

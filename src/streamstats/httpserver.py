@@ -1,0 +1,102 @@
+"""A small threaded HTTP server for the services: JSON answers, /healthz and /metrics built in."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from streamstats.metrics import Registry
+
+log = logging.getLogger("streamstats.http")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-serialisable, or str for text/plain
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[["Request"], Response]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: Any
+    read_body: Callable[[int], bytes | None]  # at most N bytes, None when the body is larger
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _dispatch(self, method: str) -> None:
+        request = Request(method, self.path.split("?", 1)[0], self.headers, self._read_body)
+        try:
+            response = self.server.route(request)
+        except Exception:
+            log.exception("request failed", extra={"kv": {"path": request.path}})
+            response = Response(500, {"error": "internal"})
+        self._send(response)
+
+    def _read_body(self, limit: int) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            self.close_connection = True  # the unread body cannot be skipped safely
+            return None
+        return self.rfile.read(length)
+
+    def _send(self, response: Response) -> None:
+        if isinstance(response.body, str):
+            payload, kind = response.body.encode(), "text/plain; version=0.0.4; charset=utf-8"
+        else:
+            payload, kind = json.dumps(response.body).encode(), "application/json"
+        self.send_response(response.status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], route: Route) -> None:
+        super().__init__(address, _Handler)
+        self.route = route
+
+
+def serve(listen: str, route: Route, registry: Registry, health: Callable[[], tuple[bool, dict]]) -> _Server:
+    """Start serving `route` plus /healthz and /metrics on HOST:PORT in a daemon thread."""
+
+    def with_builtins(request: Request) -> Response:
+        if request.method == "GET" and request.path == "/metrics":
+            return Response(200, registry.render())
+        if request.method == "GET" and request.path == "/healthz":
+            ok, detail = health()
+            return Response(200 if ok else 503, {"status": "ok" if ok else "unhealthy", **detail})
+        return route(request)
+
+    host, port = listen.rsplit(":", 1)
+    server = _Server((host, int(port)), with_builtins)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server

@@ -1,0 +1,243 @@
+"""Batch parsing: a chunk of complete lines in, a typed polars frame of the good lines out.
+
+No Python object per line on the fast path. A chunk without NUL or CR bytes goes straight to polars'
+CSV reader, which fails on invalid UTF-8 and on a line with too many fields. A line with k <= N fields
+occupies (sum of its field lengths) + (k - 1) tabs + 1 newline bytes, so the chunk's length equals
+sum(field lengths) + N * rows exactly when every line has N fields (each short line makes the right side
+larger, nothing makes it smaller). Anything else takes the slow path, still vectorized: split into
+lines, classify each, re-join the good ones. Every line ends up in the frame or in one reject reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from streamstats.formats import FieldSpec, LogFormat
+
+# The order is the precedence when a line has several faults.
+REASONS = ("binary", "field_count", "format", "invalid_timestamp", "invalid_number", "too_long", "truncated")
+TS = "_ts"  # the parsed timestamp, whole epoch seconds
+SAMPLE_CHARS = 300
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_DURATION_LIST = rf"^{_NUMBER}(?:\s*[,:]\s*{_NUMBER})*$"
+_TS_FORMATS = {"iso8601": "%Y-%m-%dT%H:%M:%S%z", "clf": "%d/%b/%Y:%H:%M:%S %z"}
+# Invalid UTF-8 decodes to NUL, which (like CR) never occurs in a good line: one test finds both.
+_BINARY = "[\x00\r]"
+_NUL_ERRORS = "streamstats-nul"
+codecs.register_error(_NUL_ERRORS, lambda exc: ("\x00", exc.end))  # type: ignore[arg-type]
+
+
+@dataclass
+class ParsedChunk:
+    frame: pl.DataFrame
+    lines: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, reason: str, count: int, sample: str | None) -> None:
+        if count:
+            self.rejected[reason] = self.rejected.get(reason, 0) + count
+            if sample is not None:
+                self.samples.setdefault(reason, sample[:SAMPLE_CHARS])
+
+    @property
+    def good(self) -> int:
+        return self.frame.height
+
+
+def _nth_line(chunk: bytes, index: int) -> str:
+    start = 0
+    for _ in range(index):
+        start = chunk.index(b"\n", start) + 1
+    end = chunk.find(b"\n", start)
+    return chunk[start : end if end >= 0 else len(chunk)].decode("utf-8", "replace")
+
+
+def _lines(chunk: bytes) -> pl.Series:
+    """The chunk's lines (it ends with a newline)."""
+    return pl.read_lines(chunk.decode("utf-8", _NUL_ERRORS).encode()).to_series()
+
+
+def _number_expr(spec: FieldSpec) -> tuple[pl.Expr, pl.Expr]:
+    """The typed value and an is-invalid flag of an int or duration field (the value of an invalid
+    row does not matter: the row is dropped)."""
+    text = pl.col(spec.name)
+    if spec.type == "int":
+        value = text.cast(pl.Int64, strict=False)
+        valid = (value >= 0).fill_null(False)
+    else:
+        seconds = text.cast(pl.Float64, strict=False)
+        valid = ((seconds >= 0) & (seconds < 1e9)).fill_null(False)  # NaN and inf compare false
+        value = (seconds * 1000).round().cast(pl.Int64, strict=False)
+    if not spec.required:
+        valid = valid | (text == "-")
+    return value.alias(spec.name), ~valid
+
+
+def _duration_list(name: str) -> pl.Expr:
+    """nginx lists one time per upstream tried ("0.010, 0.020 : 0.005"); the request took their sum."""
+    text = pl.col(name)
+    summed = text.str.extract_all(_NUMBER).list.eval(pl.element().cast(pl.Float64)).list.sum()
+    return pl.when(text.str.contains(_DURATION_LIST)).then((summed * 1000).round().cast(pl.Int64))
+
+
+class ChunkParser:
+    """Parses chunks of one format into the typed fields (strings stay strings; int and duration fields
+    become Int64, durations in milliseconds; the timestamp becomes `_ts`, epoch seconds)."""
+
+    def __init__(self, fmt: LogFormat, ts_bounds: tuple[int, int]) -> None:
+        self.format = fmt
+        self.ts_bounds = ts_bounds
+        self._schema = {f.name: pl.Categorical() if f.categorical else pl.String() for f in fmt.fields}
+
+    def parse(self, chunk: bytes) -> ParsedChunk:
+        if not chunk:
+            return ParsedChunk(self._typed_empty(), 0)
+        if self.format.type == "tsv":
+            return self._parse_tsv(chunk)
+        return self._parse_regex(chunk)
+
+    # --- tab-separated ---------------------------------------------------------------------------------
+    def _read_tsv(self, data: bytes) -> pl.DataFrame:
+        return pl.read_csv(
+            data,
+            has_header=False,
+            separator="\t",
+            quote_char=None,
+            schema=self._schema,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+            low_memory=True,
+        )
+
+    def _every_line_complete(self, raw: pl.DataFrame, chunk: bytes) -> bool:
+        lengths = [
+            pl.col(n).cat.len_bytes() if isinstance(t, pl.Categorical) else pl.col(n).str.len_bytes()
+            for n, t in self._schema.items()
+        ]
+        total = raw.select(pl.sum_horizontal(lengths).cast(pl.Int64).sum()).item()
+        return total + len(self._schema) * raw.height == len(chunk)
+
+    def _parse_tsv(self, chunk: bytes) -> ParsedChunk:
+        lines = chunk.count(b"\n")
+        if b"\x00" not in chunk and b"\r" not in chunk:
+            try:
+                raw = self._read_tsv(chunk)
+            except pl.exceptions.ComputeError:
+                raw = None  # invalid UTF-8 or a line with too many fields: classify line by line
+            if raw is not None and raw.height == lines and self._every_line_complete(raw, chunk):
+                out = ParsedChunk(pl.DataFrame(), lines)
+                out.frame = self._typed(raw, out, lambda i: _nth_line(chunk, i))
+                return out
+        return self._parse_tsv_slow(chunk, lines)
+
+    def _parse_tsv_slow(self, chunk: bytes, lines: int) -> ParsedChunk:
+        out = ParsedChunk(pl.DataFrame(), lines)
+        series = _lines(chunk)
+        binary = series.str.contains(_BINARY)
+        field_count = series.str.count_matches("\t", literal=True) != len(self._schema) - 1
+        self._reject_mask(out, series, "binary", binary)
+        self._reject_mask(out, series, "field_count", field_count & ~binary)
+        good = series.filter(~binary & ~field_count)
+        if good.is_empty():
+            out.frame = self._typed_empty()
+            return out
+        raw = self._read_tsv((good.str.join("\n").item() + "\n").encode())
+        out.frame = self._typed(raw, out, lambda i: good[i])
+        return out
+
+    # --- regular expression ----------------------------------------------------------------------------
+    def _parse_regex(self, chunk: bytes) -> ParsedChunk:
+        series = _lines(chunk)
+        out = ParsedChunk(pl.DataFrame(), series.len())
+        binary = series.str.contains(_BINARY)
+        self._reject_mask(out, series, "binary", binary)
+        series = series.filter(~binary)
+        raw = series.str.extract_groups(self.format.pattern).struct.unnest().select(list(self._schema))
+        unmatched = raw.select(pl.all_horizontal(pl.all().is_null())).to_series()
+        self._reject_mask(out, series, "format", unmatched)
+        matched = series.filter(~unmatched)
+        raw = raw.filter(~unmatched).select(pl.col(n).fill_null("-").cast(t) for n, t in self._schema.items())
+        out.frame = self._typed(raw, out, lambda i: matched[i])
+        return out
+
+    # --- typed fields, shared ----------------------------------------------------------------------------
+    @staticmethod
+    def _reject_mask(out: ParsedChunk, series: pl.Series, reason: str, mask: pl.Series) -> None:
+        count = int(mask.sum())
+        if count:
+            out.reject(reason, count, series.filter(mask)[0])
+
+    def _timestamp_expr(self, spec: FieldSpec) -> pl.Expr:
+        low, high = self.ts_bounds
+        text = pl.col(spec.name)
+        if spec.encoding == "msec":
+            seconds = text.cast(pl.Float64, strict=False)
+            # Bounds are checked on the float, before the cast to an integer that cannot hold them all.
+            return (
+                pl.when(seconds.is_finite() & (seconds >= low) & (seconds < high))
+                .then(seconds.floor())
+                .cast(pl.Int64)
+            )
+        parsed = text.str.strip_chars("[]").str.strptime(
+            pl.Datetime("us", "UTC"), _TS_FORMATS[spec.encoding], strict=False
+        )
+        seconds = parsed.dt.epoch("s")
+        return pl.when((seconds >= low) & (seconds < high)).then(seconds)
+
+    def _typed_empty(self) -> pl.DataFrame:
+        return self._typed(pl.DataFrame(schema=self._schema), ParsedChunk(pl.DataFrame(), 0), lambda i: "")
+
+    def _typed(self, raw: pl.DataFrame, out: ParsedChunk, line_at: Callable[[int], str]) -> pl.DataFrame:
+        """Typed columns for the good rows of `raw` (all text); bad rows go to `out.rejected`."""
+        exprs: list[pl.Expr] = [pl.col(s.name).alias(f"_raw_{s.name}") for s in self._durations()]
+        flags: list[str] = []
+        for spec in self.format.fields:
+            if spec.type == "timestamp":
+                ts = self._timestamp_expr(spec)
+                exprs += [ts.alias(TS), ts.is_null().alias("_bad_ts")]
+            elif spec.type in ("int", "duration"):
+                value, invalid = _number_expr(spec)
+                flags.append(f"_bad_{spec.name}")
+                exprs += [value, invalid.alias(flags[-1])]
+        # One pass: every expression reads the text columns as they came from the reader.
+        typed = self._retry_duration_lists(raw.with_columns(exprs))
+        number_flags = [pl.col(name) for name in flags]
+        typed = typed.with_columns(
+            _bad_number=pl.any_horizontal(number_flags) & ~pl.col("_bad_ts")
+            if number_flags
+            else pl.lit(False)
+        )
+        drop = ("_bad", "_raw_", self.format.timestamp.name)
+        keep = [c for c in typed.columns if c == TS or not c.startswith(drop)]
+        bad_ts, bad_number = typed["_bad_ts"], typed["_bad_number"]
+        if not (bad_ts.any() or bad_number.any()):
+            return typed.select(keep)
+        for reason, mask in (("invalid_timestamp", bad_ts), ("invalid_number", bad_number)):
+            if mask.any():
+                out.reject(reason, int(mask.sum()), line_at(int(mask.arg_true()[0])))
+        return typed.filter(~bad_ts & ~bad_number).select(keep)
+
+    def _durations(self) -> list[FieldSpec]:
+        return [s for s in self.format.fields if s.type == "duration"]
+
+    @staticmethod
+    def _retry_duration_lists(typed: pl.DataFrame) -> pl.DataFrame:
+        """The list form fails the plain cast: parse just those rows and put them back."""
+        for column in [c.removeprefix("_raw_") for c in typed.columns if c.startswith("_raw_")]:
+            flag = f"_bad_{column}"
+            rows = typed[flag].arg_true()
+            if rows.is_empty():
+                continue
+            fixed = typed.select(pl.col(f"_raw_{column}").gather(rows)).select(
+                _duration_list(f"_raw_{column}")
+            )
+            values = fixed.to_series()
+            typed = typed.with_columns(
+                typed[column].scatter(rows, values), typed[flag].scatter(rows, values.is_null())
+            )
+        return typed

@@ -1,0 +1,183 @@
+"""The SQL schema: three bookkeeping tables and one table per statistic, created and migrated at start.
+
+A statistic's table has the bucket start (DATETIME, UTC), its key columns and one BIGINT per counter:
+
+    CREATE TABLE stat_customer_traffic (
+      bucket DATETIME NOT NULL, customer VARCHAR(64) NOT NULL,
+      requests BIGINT NOT NULL DEFAULT 0, bytes_sent BIGINT NOT NULL DEFAULT 0, ...,
+      PRIMARY KEY (customer, bucket), KEY by_bucket (bucket))
+
+so "bytes for customer X in November" is one SELECT over the primary key's prefix. Migrations are
+additive: a new counter becomes a new column; a changed key is refused (give the statistic a new name).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pymysql
+
+from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet
+
+SCHEMA_VERSION = 1
+CHECKPOINTS = "streamstats_checkpoints"
+STATISTICS = "streamstats_statistics"
+VERSION_TABLE = "streamstats_schema"
+_LOCK = "streamstats_schema"
+
+# Each entry brings the bookkeeping tables from version i to i + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
+          agent_id VARCHAR(64) NOT NULL,
+          statistic VARCHAR(64) NOT NULL,
+          position MEDIUMTEXT NOT NULL COMMENT 'where the counters of this agent and statistic stop',
+          run_id CHAR(32) NOT NULL,
+          sequence BIGINT UNSIGNED NOT NULL,
+          updated_at DATETIME(3) NOT NULL,
+          PRIMARY KEY (agent_id, statistic)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+        f"""CREATE TABLE IF NOT EXISTS {STATISTICS} (
+          name VARCHAR(64) NOT NULL PRIMARY KEY,
+          table_name VARCHAR(64) NOT NULL,
+          fingerprint CHAR(16) NOT NULL,
+          bucket_seconds INT UNSIGNED NOT NULL,
+          retention_seconds BIGINT UNSIGNED NOT NULL,
+          billing BOOLEAN NOT NULL,
+          description TEXT NOT NULL,
+          definition MEDIUMTEXT NOT NULL,
+          updated_at DATETIME NOT NULL
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    ),
+)
+
+
+class SchemaError(RuntimeError):
+    """The database holds a table this configuration cannot use."""
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # as information_schema.COLUMNS.COLUMN_TYPE spells it
+
+
+def key_columns(stat: Statistic) -> list[Column]:
+    columns = [Column(BUCKET_COLUMN, "datetime")]
+    for key in stat.keys:
+        columns.append(
+            Column(key.name, f"varchar({key.max_length})" if key.kind == "string" else "bigint(20)")
+        )
+    if stat.top:
+        top_type = f"varchar({stat.top.max_length})" if stat.top.max_length else "bigint(20)"
+        columns.append(Column(stat.top.field, top_type))
+    return columns
+
+
+def primary_key(stat: Statistic) -> list[str]:
+    """Keys first, then the bucket: one customer's month is a range of the primary key."""
+    return [*(k.name for k in stat.keys), BUCKET_COLUMN, *((stat.top.field,) if stat.top else ())]
+
+
+def create_table_sql(stat: Statistic, table: str) -> str:
+    lines = [f"{quote(c.name)} {c.sql_type.replace('(20)', '')} NOT NULL" for c in key_columns(stat)]
+    lines += [f"{quote(c)} BIGINT NOT NULL DEFAULT 0" for c in stat.value_columns]
+    lines.append(f"PRIMARY KEY ({', '.join(quote(c) for c in primary_key(stat))})")
+    if stat.keys:
+        lines.append(f"KEY by_bucket ({quote(BUCKET_COLUMN)})")
+    comment = (stat.description or stat.name).replace("'", "''")[:1000]
+    body = ",\n  ".join(lines)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  {body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+        f"COLLATE=utf8mb4_bin COMMENT='{comment}'"
+    )
+
+
+def _existing_columns(cur: pymysql.cursors.Cursor, table: str) -> dict[str, str]:
+    cur.execute(
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (table,),
+    )
+    return {name: kind.lower() for name, kind in cur.fetchall()}
+
+
+def _migrate_table(cur: pymysql.cursors.Cursor, stat: Statistic, table: str) -> list[str]:
+    existing = _existing_columns(cur, table)
+    if not existing:
+        cur.execute(create_table_sql(stat, table))
+        return [f"created {table}"]
+    for column in key_columns(stat):
+        have = existing.get(column.name, "")
+        if have.replace("(20)", "") != column.sql_type.replace("(20)", ""):
+            raise SchemaError(
+                f"{table}: key column {column.name} is {have or 'missing'}, the statistic {stat.name} needs "
+                f"{column.sql_type}; a statistic's keys cannot change: give it a new name"
+            )
+    done = []
+    for column in stat.value_columns:
+        if column not in existing:
+            cur.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} BIGINT NOT NULL DEFAULT 0")
+            done.append(f"added {table}.{column}")
+    return done
+
+
+def _schema_version(cur: pymysql.cursors.Cursor) -> int:
+    cur.execute(
+        f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (id TINYINT UNSIGNED NOT NULL PRIMARY KEY, "
+        "version INT UNSIGNED NOT NULL, updated_at DATETIME NOT NULL) ENGINE=InnoDB"
+    )
+    cur.execute(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: pymysql.connections.Connection, stats: StatisticSet, prefix: str) -> list[str]:
+    """Bring the database to this configuration's schema; returns what was done. Several aggregators
+    may start at once: a named lock serializes them."""
+    done: list[str] = []
+    with conn.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 60)", (_LOCK,))
+        if cur.fetchone()[0] != 1:
+            raise SchemaError("could not take the schema lock within 60 s")
+        try:
+            version = _schema_version(cur)
+            if version > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"the database has schema version {version}, this aggregator knows {SCHEMA_VERSION}"
+                )
+            for target in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[target]:
+                    cur.execute(statement)
+                cur.execute(
+                    f"REPLACE INTO {VERSION_TABLE} (id, version, updated_at) VALUES (1, %s, UTC_TIMESTAMP())",
+                    (target + 1,),
+                )
+                done.append(f"schema version {target + 1}")
+            for stat in stats.statistics:
+                table = prefix + stat.name
+                done += _migrate_table(cur, stat, table)
+                cur.execute(
+                    f"REPLACE INTO {STATISTICS} (name, table_name, fingerprint, bucket_seconds, "
+                    "retention_seconds, billing, description, definition, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP())",
+                    (
+                        stat.name,
+                        table,
+                        stat.fingerprint,
+                        stat.bucket,
+                        int(stat.retention),
+                        stat.billing,
+                        stat.description,
+                        json.dumps(stat.shape(), sort_keys=True),
+                    ),
+                )
+            conn.commit()
+        finally:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (_LOCK,))
+    return done
