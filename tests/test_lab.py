@@ -79,3 +79,8 @@ def test_base_image_is_cached():
 def test_lab_cli_status_lists_every_host():
     out = subprocess.run(["lab", "status"], capture_output=True, text=True, check=True).stdout
     assert {line.split("\t")[0] for line in out.splitlines()} >= {"db1", "edge1", "edge2"}
+
+
+def test_network_in_use_is_kept(two_hosts):
+    assert remove_network(two_hosts[0].network) is False
+    assert container_state(two_hosts[0].name) == "running"

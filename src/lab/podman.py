@@ -43,9 +43,17 @@ def ensure_network(name: str) -> bool:
 
 
 def remove_network(name: str) -> bool:
+    """Remove the network unless it is absent or still in use; True when removed.
+
+    Never `--force`: that would also remove every container attached to it, such as a Molecule
+    scenario's hosts sharing the lab network.
+    """
     if subprocess.run(["podman", "network", "exists", name], env=podman_env(), check=False).returncode != 0:
         return False
-    podman(["network", "rm", "--force", name])
+    in_use = podman(["ps", "--all", "--quiet", "--filter", f"network={name}"]).split()
+    if in_use:
+        return False
+    podman(["network", "rm", name])
     return True
 
 
