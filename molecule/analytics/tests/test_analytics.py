@@ -1,0 +1,94 @@
+"""Verify the analytics pipeline on its three hosts, then bill real traffic end to end."""
+
+import json
+import time
+
+from lab.traffic import format_comparison, log_totals, mysql_totals, random_requests, send_requests
+
+DB = "mol-an-db"
+EDGES = ["mol-an-edge1", "mol-an-edge2"]
+testinfra_hosts = [f"podman://{name}" for name in (DB, *EDGES)]
+
+HOSTNAMES = ["acme.cdn.test", "globex.cdn.test", "initech.cdn.test", "unknown.cdn.test"]
+PATHS = ["/small.bin", "/medium.bin", "/large.bin", "/missing.bin"]
+# customer_traffic flushes every 30 s and agents every 5 s: two flush intervals plus the agent's.
+DEADLINE_SECONDS = 2 * 30 + 5 + 10
+
+
+def _is(host, name: str) -> bool:
+    return host.backend.get_hostname() == name
+
+
+def test_packages_and_venv(host):
+    assert host.package("python3-venv").is_installed
+    streamstats = host.file("/opt/streamstats/venv/bin/streamstats")
+    assert streamstats.exists and streamstats.user == "root"
+    assert host.run("/opt/streamstats/venv/bin/streamstats --help").rc == 0
+    if _is(host, DB):
+        assert host.package("mariadb-server").is_installed
+    else:
+        assert host.package("nginx").is_installed
+
+
+def test_service_users_and_units(host):
+    if _is(host, DB):
+        service, user = "streamstats-aggregator", "streamstats"
+    else:
+        service = user = "streamstats-agent"
+    unit = host.service(service)
+    assert unit.is_running and unit.is_enabled
+    account = host.user(user)
+    assert account.shell == "/usr/sbin/nologin"
+    if not _is(host, DB):
+        assert "adm" in account.groups
+    properties = host.check_output(f"systemctl show {service} -p NoNewPrivileges -p ProtectSystem -p User")
+    assert "NoNewPrivileges=yes" in properties and "ProtectSystem=strict" in properties
+    assert f"User={user}" in properties
+
+
+def test_configuration_and_secret_modes(host):
+    name = "streamstats-aggregator" if _is(host, DB) else "streamstats-agent"
+    config = host.file(f"/etc/streamstats/{name}.yml")
+    assert (config.user, config.mode) == ("root", 0o640)
+    secrets = ["aggregator.tokens", "mysql.password"] if _is(host, DB) else ["agent.token"]
+    for secret in secrets:
+        secret_file = host.file(f"/etc/streamstats/{secret}")
+        assert secret_file.mode == 0o640
+        # Secrets live only in their files, never in the (templated, diffed) configuration.
+        assert secret_file.content_string.split()[0] not in config.content_string
+
+
+def test_listening_sockets(host):
+    if _is(host, DB):
+        assert host.socket("tcp://127.0.0.1:3306").is_listening
+        assert not host.socket("tcp://0.0.0.0:3306").is_listening
+        assert host.socket("tcp://0.0.0.0:9400").is_listening
+    else:
+        assert host.socket("tcp://0.0.0.0:80").is_listening
+        assert host.socket("tcp://127.0.0.1:9401").is_listening
+
+
+def test_health_endpoints(host):
+    url = "http://127.0.0.1:9400/healthz" if _is(host, DB) else "http://127.0.0.1:9401/healthz"
+    body = host.check_output(
+        "python3 -c %s %s",
+        "import sys, urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode())",
+        url,
+    )
+    assert json.loads(body)
+
+
+def test_traffic_is_billed_exactly():
+    """Runs once (no `host` fixture): requests through both edges, then MySQL against the logs."""
+    for number, edge in enumerate(EDGES):
+        assert send_requests(edge, random_requests(HOSTNAMES, PATHS, 400, seed=number)) == 400
+    time.sleep(1.5)  # nginx flushes its log buffer every second
+    expected = log_totals(EDGES)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    billed = mysql_totals(DB)
+    while billed != expected and time.monotonic() < deadline:
+        time.sleep(3)
+        billed = mysql_totals(DB)
+    print(format_comparison(expected, billed))
+    assert {"acme", "globex", "initech", "-"} <= set(expected)
+    assert billed == expected
