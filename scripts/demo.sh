@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the local lab. Idempotent: a second run changes nothing.
+# `make demo`: the main job on the local lab. Idempotent: a second run changes nothing on the hosts.
 source "$(dirname "$0")/lib.sh"
 "$REPO_ROOT/scripts/lab-up.sh"
-
-step "ansible-playbook site.yml (inventory/lab)"
-ansible-playbook site.yml
 
 step "ansible-playbook provision.yml: the boot server, then the bare-metal twin (lease, iPXE, install, Chef)"
 ansible-playbook provision.yml
@@ -13,3 +10,12 @@ step "the twin's serial console, last boot"
 lab status
 server_id="$(ansible-inventory --host twin1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["leaseweb_server_id"])')"
 lab twin console "$server_id" | grep -E 'cdn-infra:|SYSLINUX|iPXE [0-9]' || true
+
+step "ansible-playbook site.yml: the baseline, then MariaDB, the aggregator, edge nginx and agents"
+ansible-playbook site.yml
+
+step "traffic through the edge nodes"
+lab traffic --requests 2000
+
+step "bytes and requests per customer: counted from the nginx logs, and billed in MySQL"
+lab billing

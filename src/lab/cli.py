@@ -15,11 +15,12 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from lab.baremetal import load_lab_servers, restore_power, wait_for_sshd
 from lab.daemons import DaemonError
-from lab.hosts import LAB_NETWORK, boot_server_address, lab_container, load_lab_hosts
+from lab.hosts import LAB_NETWORK, boot_server_address, group_containers, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
 from lab.paths import LAB_INVENTORY, LAB_STATE
 from lab.podman import (
@@ -34,6 +35,13 @@ from lab.podman import (
 )
 from lab.services import ensure_api_key, lab_services
 from lab.sshkey import ensure_ssh_key
+from lab.traffic import (
+    edge_requests_plan,
+    format_comparison,
+    random_requests,
+    send_requests,
+    wait_until_billed,
+)
 from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
 from leaseweb_api import LeasewebClient, LeasewebError
 
@@ -99,6 +107,22 @@ def cmd_status(args: argparse.Namespace) -> None:
         pid = Twin(LAB_STATE / "twin", server.server_id).pid()
         state = f"running pid={pid}" if pid else "off"
         print(f"{server.inventory_name}\ttwin {server.server_id}\t{state} ssh=127.0.0.1:{server.ssh_port}")
+
+
+def cmd_traffic(args: argparse.Namespace) -> None:
+    hostnames, paths = edge_requests_plan(args.inventory.parent / "group_vars" / "edge.yml")
+    for number, edge in enumerate(group_containers(args.inventory, "edge")):
+        plan = random_requests(hostnames, paths, args.requests, seed=args.seed + number)
+        print(f"{edge}: {send_requests(edge, plan)} requests")
+
+
+def cmd_billing(args: argparse.Namespace) -> int:
+    edges = group_containers(args.inventory, "edge")
+    db = group_containers(args.inventory, "analytics_db")[0]
+    time.sleep(1.5)  # nginx writes its buffered access log lines at least every second
+    from_logs, from_mysql = wait_until_billed(edges, db, args.wait)
+    print(format_comparison(from_logs, from_mysql))
+    return 0 if from_logs == from_mysql else 1
 
 
 def cmd_container(args: argparse.Namespace) -> None:
@@ -178,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start the lab's hosts, services and twins").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the twins and services, remove the hosts").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show the lab's hosts, services and twins").set_defaults(func=cmd_status)
+    traffic = sub.add_parser("traffic", help="send requests through every edge node's nginx")
+    traffic.add_argument("--requests", type=int, default=1000, help="per edge node")
+    traffic.add_argument("--seed", type=int, default=1)
+    traffic.set_defaults(func=cmd_traffic)
+    billing = sub.add_parser("billing", help="bytes and requests per customer: the edges' logs beside MySQL")
+    billing.add_argument("--wait", type=float, default=75.0, help="seconds to wait for MySQL to catch up")
+    billing.set_defaults(func=cmd_billing)
     container = sub.add_parser("container", help="single containers from the lab's recipe")
     container.add_argument("action", choices=("up", "down"))
     container.add_argument("names", nargs="+")
@@ -191,11 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (PodmanError, TwinError, DaemonError, LeasewebError, ValueError, OSError) as exc:
         log.error("%s", exc)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

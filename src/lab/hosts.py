@@ -30,10 +30,11 @@ def lab_container(
 ) -> ContainerHost:
     """The one container recipe for lab and Molecule hosts.
 
-    Downloaded .deb files go to a cache shared by all hosts (apt locks it), so a package is fetched
-    from Debian's archive once per machine rather than once per container.
+    Downloaded .deb files are kept per host name across re-creations, so a scenario's second run does
+    not download its packages again. (One cache shared by concurrent hosts does not work: apt's lock
+    on the archive directory fails at once instead of waiting.)
     """
-    apt_archives = cache_dir() / "apt-archives"
+    apt_archives = cache_dir() / "apt-archives" / name
     (apt_archives / "partial").mkdir(parents=True, exist_ok=True)
     return ContainerHost(
         name=name,
@@ -55,14 +56,20 @@ class LabHostSpec:
     publish: tuple[str, ...] = ()
 
     def container_host(self, image: str, network: str = LAB_NETWORK) -> ContainerHost:
-        return ContainerHost(
-            name=self.container,
-            image=image,
-            network=network,
-            hostname=self.inventory_name,
-            publish=self.publish,
-            labels=("role=lab",),
+        return lab_container(
+            self.container, image, network, hostname=self.inventory_name, publish=self.publish
         )
+
+
+def group_containers(inventory_file: Path, group: str) -> list[str]:
+    """Container names of the lab hosts in an inventory group (such as `edge`), in inventory order."""
+    data = yaml.safe_load(inventory_file.read_text()) or {}
+    members = ((data.get("all", {}).get("children", {}) or {}).get(group) or {}).get("hosts") or {}
+    containers = {spec.inventory_name: spec.container for spec in load_lab_hosts(inventory_file)}
+    missing = [name for name in members if name not in containers]
+    if missing or not members:
+        raise ValueError(f"{inventory_file}: group {group!r} needs lab container hosts (not: {missing})")
+    return [containers[name] for name in members]
 
 
 def load_lab_hosts(inventory_file: Path) -> list[LabHostSpec]:

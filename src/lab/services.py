@@ -15,6 +15,7 @@ import os
 import secrets
 import shlex
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,11 @@ def ensure_api_key(path: Path) -> str:
 
 
 def _binary(name: str) -> str:
-    """The program's full path (what the pidfile check compares); the bare name if it is not installed,
-    which fails to start with a clear error and is never found running."""
-    return shutil.which(name) or name
+    """The program's full path (what the pidfile check compares): the virtualenv's own console script
+    first, whatever PATH says, then PATH; the bare name if it is not installed, which fails to start
+    with a clear error and is never found running."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name) or name
 
 
 def simulator(state: Path, port: int, api_key: str, power_hook: list[str], seed: Path = SEED) -> Daemon:

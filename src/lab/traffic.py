@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from lab.podman import podman
 from streamstats.formats import builtin_formats
@@ -104,3 +108,24 @@ def format_comparison(from_logs: dict[str, Totals], from_mysql: dict[str, Totals
             f"{'yes' if log == db else 'NO'}"
         )
     return "\n".join(lines)
+
+
+def wait_until_billed(
+    edges: Sequence[str], db: str, timeout: float, poll: float = 3.0
+) -> tuple[dict[str, Totals], dict[str, Totals]]:
+    """Totals from the logs, and from MySQL once it equals them (or as it stands at the timeout)."""
+    expected = log_totals(edges)
+    deadline = time.monotonic() + timeout
+    billed = mysql_totals(db)
+    while billed != expected and time.monotonic() < deadline:
+        time.sleep(poll)
+        billed = mysql_totals(db)
+    return expected, billed
+
+
+def edge_requests_plan(edge_group_vars: Path) -> tuple[list[str], list[str]]:
+    """Host names (the customers' and one unknown) and paths (the test objects and one missing)."""
+    edge_vars = yaml.safe_load(edge_group_vars.read_text()) or {}
+    hostnames = [name for customer in edge_vars["edge_nginx_customers"] for name in customer["hostnames"]]
+    paths = [f"/{item['name']}" for item in edge_vars.get("edge_nginx_test_objects", [])]
+    return [*hostnames, "unknown.cdn.test"], [*paths, "/missing.bin"]

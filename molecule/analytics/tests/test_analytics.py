@@ -3,7 +3,7 @@
 import json
 import time
 
-from lab.traffic import format_comparison, log_totals, mysql_totals, random_requests, send_requests
+from lab.traffic import format_comparison, random_requests, send_requests, wait_until_billed
 
 DB = "mol-an-db"
 EDGES = ["mol-an-edge1", "mol-an-edge2"]
@@ -83,12 +83,7 @@ def test_traffic_is_billed_exactly():
     for number, edge in enumerate(EDGES):
         assert send_requests(edge, random_requests(HOSTNAMES, PATHS, 400, seed=number)) == 400
     time.sleep(1.5)  # nginx flushes its log buffer every second
-    expected = log_totals(EDGES)
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    billed = mysql_totals(DB)
-    while billed != expected and time.monotonic() < deadline:
-        time.sleep(3)
-        billed = mysql_totals(DB)
+    expected, billed = wait_until_billed(EDGES, DB, DEADLINE_SECONDS)
     print(format_comparison(expected, billed))
     assert {"acme", "globex", "initech", "-"} <= set(expected)
     assert billed == expected
