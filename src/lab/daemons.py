@@ -106,6 +106,10 @@ class Daemon:
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + timeout
             time.sleep(0.1)
+        # An exiting process loses its command line before its sockets: wait for the port as well.
+        deadline = time.monotonic() + timeout
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.pidfile.unlink(missing_ok=True)
         return True
 

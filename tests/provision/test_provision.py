@@ -205,3 +205,21 @@ def test_an_api_error_after_the_lease_still_deletes_it(failed_power_cycle, lab):
     message = " ".join(run.output.split())
     assert "'Power-cycle the server into its network boot' failed:" in message
     assert "500" in message
+
+
+@pytest.fixture(scope="module")
+def registered_but_down(lab, failed_power_cycle):
+    """The twin loses power (as in a data centre outage) while Chef still knows it as provisioned."""
+    lab.twin.stop()
+    calls = lab.calls()
+    run = lab.provision()
+    return run, lab.calls()[len(calls) :]
+
+
+def test_a_registered_server_that_does_not_answer_is_left_alone(registered_but_down):
+    run, calls = registered_but_down
+    assert run.returncode != 0
+    assert calls == []
+    message = " ".join(run.output.split())
+    assert f"{HOST} (LeaseWeb {SERVER_ID}) is registered in Chef but does not answer SSH" in message
+    assert "provision_reinstall=true" in message
