@@ -104,20 +104,19 @@ class Run:
 
 
 def measure(command: list[str], env: dict[str, str] | None = None, timeout: float = 1800) -> Run:
-    """Run `command` to its end; its own CPU time and peak RSS (wait4, not all children together)."""
-    with tempfile.TemporaryFile() as out:
+    """Run `command` to its end: its own CPU seconds and peak RSS, through GNU time (a child forked from
+    this big Python process would count this process's pages in its peak until it execs)."""
+    with tempfile.NamedTemporaryFile("r") as usage, tempfile.TemporaryFile() as out:
+        timed = ["/usr/bin/time", "-f", "%U %S %M", "-o", usage.name, *command]
         began = time.monotonic()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env)
-        assert process.stderr is not None
-        _, status, usage = os.wait4(process.pid, 0)
+        done = subprocess.run(timed, stdout=out, stderr=subprocess.PIPE, env=env, timeout=timeout)
         wall = time.monotonic() - began
-        errors = process.stderr.read().decode(errors="replace")
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            raise RuntimeError(f"{command[0]} exited with {process.returncode}: {errors[-2000:]}")
+        if done.returncode:
+            raise RuntimeError(f"{command} exited with {done.returncode}: {done.stderr.decode()[-2000:]}")
+        user, system, rss_kb = usage.read().split()[-3:]
         out.seek(0)
         stdout = out.read()
-    return Run(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, stdout)
+    return Run(float(user) + float(system), wall, int(rss_kb) / 1024, stdout)
 
 
 def spread(values: list[float], digits: int = 2) -> dict[str, float]:
@@ -149,8 +148,7 @@ def tuning_cnf(port: int, base: Path) -> str:
     env.filters["comment"] = lambda text: "".join(f"# {line}\n" for line in str(text).splitlines())
     template = env.from_string((ROLE / "templates" / "tuning.cnf.j2").read_text())
     rendered = template.render(
-        **defaults,
-        mysql_server_port=port,
+        **{**defaults, "mysql_server_port": port},
         ansible_managed="rendered by bench/common.py from roles/mysql_server",
         ansible_facts={"memtotal_mb": pool * 2},
         __mysql_server_buffer_pool_mb=pool,
