@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, Machine, Run, log_file, measure, spread, spread_max, write_result  # noqa: E402
+from common import ROOT, Machine, Run, log_file, measure, spread, spread_max, write_result
 
 AWK = ROOT / "bench" / "ten_statistics.awk"
 MTAIL_PROGS = ROOT / "bench" / "mtail"
@@ -82,7 +82,10 @@ def cross_check_mawk(doc: dict[str, Any], awk_text: str) -> dict[str, Any]:
     status = t["customer_status"].with_columns(pl.col("status_class").str.head(1).cast(pl.Int64))
     quality = t["customer_quality"]
     request_time = {
-        k: (v[0], v[1]) for k, v in _sums(quality, ["customer", "bucket"], ["request_time_ms_sum", "request_time_ms_count"]).items()
+        k: (v[0], v[1])
+        for k, v in _sums(
+            quality, ["customer", "bucket"], ["request_time_ms_sum", "request_time_ms_count"]
+        ).items()
     }
     awk_rt = {k: (round(v[0] * 1000), round(v[1])) for k, v in awk["request_time"].items()}
     checks = {
@@ -98,7 +101,10 @@ def cross_check_mawk(doc: dict[str, Any], awk_text: str) -> dict[str, Any]:
             _sums(t["customer_cache"], ["customer", "bucket", "cache_status"], ["requests"]),
             as_ints["cache"],
         ),
-        "bytes per POP (pop_traffic)": (_sums(t["pop_traffic"], ["pop", "bucket"], ["bytes_sent"]), as_ints["pop_bytes"]),
+        "bytes per POP (pop_traffic)": (
+            _sums(t["pop_traffic"], ["pop", "bucket"], ["bytes_sent"]),
+            as_ints["pop_bytes"],
+        ),
         "countries (customer_country)": (
             _sums(t["customer_country"], ["customer", "bucket", "country"], ["requests"]),
             as_ints["country"],
@@ -107,7 +113,10 @@ def cross_check_mawk(doc: dict[str, Any], awk_text: str) -> dict[str, Any]:
             _sums(t["status_codes"], ["status", "bucket"], ["requests"]),
             as_ints["status_code"],
         ),
-        "TLS versions (tls_versions)": (_sums(t["tls_versions"], ["tls_version", "bucket"], ["requests"]), as_ints["tls"]),
+        "TLS versions (tls_versions)": (
+            _sums(t["tls_versions"], ["tls_version", "bucket"], ["requests"]),
+            as_ints["tls"],
+        ),
         "methods (customer_method)": (
             _sums(t["customer_method"], ["customer", "bucket", "method"], ["requests"]),
             as_ints["method"],
@@ -124,8 +133,14 @@ def cross_check_mtail(doc: dict[str, Any], mtail_json: bytes) -> dict[str, Any]:
         for metric in metrics.get(name, []):
             for entry in metric["LabelValues"]:
                 theirs[(entry["Labels"][0],)][index] = int(entry["Value"]["Value"])
-    ours = _sums(pl.DataFrame(doc["statistics"]["customer_traffic"]), ["customer"], ["requests", "bytes_sent"])
-    return {"bytes and requests per customer (customer_traffic)": _check("mtail", ours, {k: tuple(v) for k, v in theirs.items()})}
+    ours = _sums(
+        pl.DataFrame(doc["statistics"]["customer_traffic"]), ["customer"], ["requests", "bytes_sent"]
+    )
+    return {
+        "bytes and requests per customer (customer_traffic)": _check(
+            "mtail", ours, {k: tuple(v) for k, v in theirs.items()}
+        )
+    }
 
 
 def _rates(runs: list[Run], lines: int) -> dict[str, Any]:
@@ -139,12 +154,16 @@ def _rates(runs: list[Run], lines: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", default="16MiB")
     parser.add_argument("--cpu", type=int, default=1, help="the CPU every process is pinned to")
-    parser.add_argument("--rss-lines", type=int, default=500_000, help="a smaller log: peak RSS must not grow")
+    parser.add_argument(
+        "--rss-lines", type=int, default=500_000, help="a smaller log: peak RSS must not grow"
+    )
     args = parser.parse_args()
     machine = Machine.now()
     log = log_file(args.lines)
@@ -192,7 +211,10 @@ def main() -> int:
             f"chunk_size {args.chunk}, one CPU",
             "counted": doc["counted"],
             **agent,
-            "peak_rss_mb_at_lines": {str(args.rss_lines): round(small_run.peak_rss_mb, 1), str(lines): agent["peak_rss_mb"]},
+            "peak_rss_mb_at_lines": {
+                str(args.rss_lines): round(small_run.peak_rss_mb, 1),
+                str(lines): agent["peak_rss_mb"],
+            },
         },
         "mawk": {"what": "mawk -F'\\t' -f bench/ten_statistics.awk (10 statistics)", **awk},
         "mtail": {"what": "mtail --one_shot, bench/mtail/bytes_per_customer.mtail", **mt},

@@ -44,7 +44,9 @@ def _version(command: list[str], pattern: str = r"[0-9][^\s,]*") -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "missing"
     match = re.search(pattern, done.stdout + done.stderr)
-    return match.group(0) if match else "unknown"
+    if not match:
+        return "unknown"
+    return match.group(1) if match.groups() else match.group(0)
 
 
 def _cpu_model() -> str:

@@ -9,7 +9,8 @@ A private MariaDB is started with roles/mysql_server's tuning (its template rend
 - naive: the same rows, one `INSERT ... ON DUPLICATE KEY UPDATE` per row with autocommit, into a table
   of the same shape on the same server.
 Headline: counter values (one counter in one row) per second with four counters per row, the shape of
-the billing statistic. Half of each flush's keys exist already (updates), half are new, as with minute buckets. The measure
+the billing statistic. Half of each flush's keys exist already (updates), half are new, as with minute
+buckets. The measure
 is wall time (client and server both work); the server's CPU seconds are reported beside it. Writes
 bench/results/mysql_write.json.
 """
@@ -27,14 +28,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, Machine, spread, spread_max, start_tuned_mariadb, write_result  # noqa: E402
+from common import CACHE, Machine, spread, spread_max, start_tuned_mariadb, write_result
 
-from streamstats.config import MySQLConfig  # noqa: E402
-from streamstats.formats import load_formats  # noqa: E402
-from streamstats.schema import migrate  # noqa: E402
-from streamstats.sink import Segment, connect, write_statistic  # noqa: E402
-from streamstats.statistics import Statistic, parse_statistic_set  # noqa: E402
-from tests.mariadb import PASSWORD, USER  # noqa: E402
+from streamstats.config import MySQLConfig
+from streamstats.formats import load_formats
+from streamstats.schema import migrate
+from streamstats.sink import Segment, connect, write_statistic
+from streamstats.statistics import Statistic, parse_statistic_set
+from tests.mariadb import PASSWORD, USER
 
 BASE_BUCKET = 1_790_000_040
 
@@ -42,7 +43,13 @@ BASE_BUCKET = 1_790_000_040
 def _statistics(values: int) -> list[Statistic]:
     names = ["bytes_sent", "body_bytes", "request_length"][: values - 1]
     spec = {"requests": "count", **{n: f"sum({n})" for n in names}}
-    stat = {"keys": ["customer", "pop"], "bucket": "1m", "values": spec, "flush_interval": "1s", "retention": "30d"}
+    stat = {
+        "keys": ["customer", "pop"],
+        "bucket": "1m",
+        "values": spec,
+        "flush_interval": "1s",
+        "retention": "30d",
+    }
     doc = {"format": "cdn", "statistics": [{"name": "bench", **stat}, {"name": "naive", **stat}]}
     return list(parse_statistic_set(doc, load_formats(None)).statistics)
 
@@ -114,7 +121,9 @@ def _summary(runs: list[dict[str, float]], values: int) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--batch", type=int, default=50_000, help="rows per flush transaction")
     parser.add_argument("--naive-rows", type=int, default=20_000)
@@ -149,8 +158,8 @@ def main() -> int:
     best = tuned_4["counter_values_per_second"]["best"]  # type: ignore[index]
     naive_best = naive_4["counter_values_per_second"]["best"]  # type: ignore[index]
     doc = {
-        "server": "MariaDB with roles/mysql_server/templates/tuning.cnf.j2 (buffer pool 1024 MiB, redo 256 MiB, "
-        "innodb_flush_log_at_trx_commit=2, O_DIRECT, READ-COMMITTED, no binlog)",
+        "server": "MariaDB with roles/mysql_server/templates/tuning.cnf.j2 (buffer pool 1024 MiB, "
+        "redo 256 MiB, innodb_flush_log_at_trx_commit=2, O_DIRECT, READ-COMMITTED, no binlog)",
         "counter_values_per_s": best,
         "naive_counter_values_per_s": naive_best,
         "ratio_vs_naive": round(best / naive_best, 1),

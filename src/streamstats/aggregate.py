@@ -156,7 +156,7 @@ class Engine:
             return {}
         prepared = self._prepare(frame, constants)
         lines = {None: prepared.lazy()}
-        for grouping, members in groups.items():
+        for grouping in groups:
             if grouping.sample not in lines:
                 sampled = [s for g, m in groups.items() if g.sample == grouping.sample for s in m]
                 lines[grouping.sample] = self._sampled(prepared, grouping.sample, sampled)

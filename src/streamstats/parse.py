@@ -249,10 +249,14 @@ class ChunkParser:
             return None
         durations = [s.name for s in self.format.fields if s.type == "duration"]
         finals = [pl.col(f"_v_{n}").alias(n) for n in texts]
-        finals += [(pl.col(f"_v_{n}") * 1000).round().cast(pl.Int64, strict=False).alias(n) for n in durations]
+        finals += [
+            (pl.col(f"_v_{n}") * 1000).round().cast(pl.Int64, strict=False).alias(n) for n in durations
+        ]
         out = typed.with_columns(finals)
         for name in lists:
-            rows = typed.select((pl.col(f"_v_{name}").is_null() & (pl.col(name) != "-")).arg_true()).to_series()
+            rows = typed.select(
+                (pl.col(f"_v_{name}").is_null() & (pl.col(name) != "-")).arg_true()
+            ).to_series()
             if not rows.is_empty():
                 summed = raw.select(pl.col(name).gather(rows)).select(_duration_list(name)).to_series()
                 if summed.null_count():
