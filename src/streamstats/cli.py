@@ -25,9 +25,9 @@ log = logging.getLogger("streamstats")
 
 
 # polars' allocator (jemalloc) gives freed pages back after this long unused: at once (0) cost the agent
-# a page fault per page of every chunk (a third of its CPU time in the kernel); a second keeps one
+# a page fault per page of every chunk (a third of its CPU time in the kernel); 250 ms keeps one
 # chunk's pages for the next one, and the resident size near one chunk's working set.
-JEMALLOC_CONF = "background_thread:false,dirty_decay_ms:1000,muzzy_decay_ms:0"
+JEMALLOC_CONF = "background_thread:false,dirty_decay_ms:250,muzzy_decay_ms:0"
 # glibc's malloc, which holds Python's chunk buffers: served from the heap and kept there instead of a
 # fresh mmap per chunk (whose pages fault in again each time). Its ceiling for the threshold is 32 MiB.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3

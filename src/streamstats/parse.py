@@ -1,12 +1,13 @@
 """Batch parsing: a chunk of complete lines in, a typed polars frame of the good lines out.
 
-No Python object per line on the fast path. A chunk without NUL or CR bytes and with exactly N - 1
-tabs per line on average goes straight to polars' CSV reader, which parses the required numbers as
-numbers and fails on invalid UTF-8, on a malformed required number and on a line with more than N
-fields; with none having more and the average right, every line has exactly N fields. Anything else
-takes the slow path, still vectorized: split into lines, classify each, re-join the good ones, read
-them as text and convert (the same rules: a number the reader accepts is one the conversion accepts).
-Every line ends up in the frame or in one reject reason.
+No Python object per line on the fast path. A chunk without NUL or CR bytes goes straight to polars'
+CSV reader, which parses the required numbers as numbers and fails on invalid UTF-8, on a malformed
+required number and on a line with more than N fields; it fills the missing fields of a shorter line
+with null (or "" for text), so a last field never empty proves every line has exactly N fields, one
+row per line. Whole-column checks then say whether every value is in bounds. Anything else takes the
+slow path, still vectorized: split into lines, classify each, re-join the good ones, read them as text
+and convert (the same rules: a number the reader accepts is one the conversion accepts). Every line
+ends up in the frame or in one reject reason.
 """
 
 from __future__ import annotations
