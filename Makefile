@@ -28,6 +28,9 @@ deps:       ## Debian packages
 venv:       ## the repository's virtualenv
 	scripts/venv.sh
 
+bench:      ## benchmarks beside their baselines (mawk, mtail, a naive MySQL writer); bench/results/*.json
+	scripts/bench.sh
+
 clean:      ## remove the lab and the virtualenv (the base image cache stays)
 	scripts/lab-down.sh
 	rm -rf .venv .lab .pytest_cache .ruff_cache

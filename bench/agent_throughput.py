@@ -1,11 +1,15 @@
-"""Agent throughput on one core: parse and count a generated cdn log with the full default statistic
-set, as `streamstats agent --once --output json` does, and print JSON (lines/s of CPU time, peak RSS).
+"""Agent throughput on one core, beside mawk and mtail on the same file in the same run.
 
-    .venv/bin/python bench/agent_throughput.py --lines 2000000 [--chunk 8MiB] [--statistics cdn]
+    .venv/bin/python bench/agent_throughput.py [--lines 2000000] [--repeats 3] [--chunk 16MiB]
 
-The log is generated once into a cache directory (seeded, about 370 bytes a line). The run is pinned
-to one CPU with POLARS_MAX_THREADS=1; CPU time is reported next to wall time because a shared machine
-makes wall time noisy.
+- the agent: `streamstats agent --once --output json` with the default `cdn` set (30 statistics);
+- mawk (Debian's): bench/ten_statistics.awk, 10 of them;
+- mtail (Debian's, one-shot): bench/mtail/bytes_per_customer.mtail, bytes and requests per customer.
+
+Each is pinned to the same CPU (taskset; POLARS_MAX_THREADS=1, GOMAXPROCS=1) and run `--repeats` times,
+interleaved, so all three see the same load. The measure is the process's own CPU time (wait4): other
+sessions share this machine, and wall time is reported beside it. Where the statistics overlap, the
+totals are cross-checked equal (the run fails otherwise). Writes bench/results/agent_throughput.json.
 """
 
 from __future__ import annotations
@@ -13,29 +17,140 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import yaml
 
-from streamstats import generate
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, Machine, Run, log_file, measure, spread, spread_max, write_result
+
+AWK = ROOT / "bench" / "ten_statistics.awk"
+MTAIL_PROGS = ROOT / "bench" / "mtail"
 
 
-def _log(lines: int, seed: int) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdn-infra" / "bench"
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"cdn-{lines}-{seed}.log"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            for block in generate.blocks(lines, seed=seed):
-                out.write(block)
-        tmp.rename(path)
-    return path
+def _agent_command(config: Path, cpu: int) -> list[str]:
+    agent = [sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config), "--once"]
+    return ["taskset", "-c", str(cpu), *agent, "--output", "json"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "POLARS_MAX_THREADS": "1", "GOMAXPROCS": "1"}
+
+
+def _tables(doc: dict[str, Any]) -> dict[str, pl.DataFrame]:
+    return {name: pl.DataFrame(rows) for name, rows in doc["statistics"].items()}
+
+
+def _sums(frame: pl.DataFrame, keys: list[str], values: list[str]) -> dict[tuple, tuple]:
+    grouped = frame.group_by(keys).agg(pl.col(values).sum())
+    return {tuple(r[: len(keys)]): tuple(r[len(keys) :]) for r in grouped.iter_rows()}
+
+
+def _awk_tables(text: str) -> dict[str, dict[tuple, tuple]]:
+    """mawk's rows: NAME, keys..., values... (numbers as printed: "N" or "N.000")."""
+    widths = {"billing": 2, "request_time": 2}
+    out: dict[str, dict[tuple, tuple]] = defaultdict(dict)
+    for line in text.splitlines():
+        name, *fields = line.split("\t")
+        width = widths.get(name, 1)
+        keys = tuple(int(float(k)) if k.replace(".", "").isdigit() else k for k in fields[:-width])
+        out[name][keys] = tuple(float(v) for v in fields[-width:])
+    return out
+
+
+def _check(label: str, ours: dict[tuple, tuple], theirs: dict[tuple, tuple]) -> dict[str, Any]:
+    equal = ours == theirs
+    if not equal:
+        missing = len(set(theirs) ^ set(ours))
+        differ = sum(1 for k in set(ours) & set(theirs) if ours[k] != theirs[k])
+        raise AssertionError(f"{label}: {missing} keys on one side only, {differ} values differ")
+    return {"rows": len(ours), "equal": True}
+
+
+def cross_check_mawk(doc: dict[str, Any], awk_text: str) -> dict[str, Any]:
+    """The 9 statistics mawk and the agent both compute, row by row (URLs: the agent's top_urls is a
+    sampled top-N, not a full count)."""
+    t = _tables(doc)
+    awk = _awk_tables(awk_text)
+    as_ints = {name: {k: tuple(round(v) for v in vs) for k, vs in rows.items()} for name, rows in awk.items()}
+    status = t["customer_status"].with_columns(pl.col("status_class").str.head(1).cast(pl.Int64))
+    quality = t["customer_quality"]
+    request_time = {
+        k: (v[0], v[1])
+        for k, v in _sums(
+            quality, ["customer", "bucket"], ["request_time_ms_sum", "request_time_ms_count"]
+        ).items()
+    }
+    awk_rt = {k: (round(v[0] * 1000), round(v[1])) for k, v in awk["request_time"].items()}
+    checks = {
+        "billing (customer_traffic)": (
+            _sums(t["customer_traffic"], ["customer", "bucket"], ["requests", "bytes_sent"]),
+            as_ints["billing"],
+        ),
+        "status class (customer_status)": (
+            _sums(status, ["customer", "bucket", "status_class"], ["requests"]),
+            as_ints["status_class"],
+        ),
+        "cache status (customer_cache)": (
+            _sums(t["customer_cache"], ["customer", "bucket", "cache_status"], ["requests"]),
+            as_ints["cache"],
+        ),
+        "bytes per POP (pop_traffic)": (
+            _sums(t["pop_traffic"], ["pop", "bucket"], ["bytes_sent"]),
+            as_ints["pop_bytes"],
+        ),
+        "countries (customer_country)": (
+            _sums(t["customer_country"], ["customer", "bucket", "country"], ["requests"]),
+            as_ints["country"],
+        ),
+        "status codes (status_codes)": (
+            _sums(t["status_codes"], ["status", "bucket"], ["requests"]),
+            as_ints["status_code"],
+        ),
+        "TLS versions (tls_versions)": (
+            _sums(t["tls_versions"], ["tls_version", "bucket"], ["requests"]),
+            as_ints["tls"],
+        ),
+        "methods (customer_method)": (
+            _sums(t["customer_method"], ["customer", "bucket", "method"], ["requests"]),
+            as_ints["method"],
+        ),
+        "request time (customer_quality)": (request_time, awk_rt),
+    }
+    return {label: _check(label, ours, theirs) for label, (ours, theirs) in checks.items()}
+
+
+def cross_check_mtail(doc: dict[str, Any], mtail_json: bytes) -> dict[str, Any]:
+    metrics = json.loads(mtail_json)
+    theirs: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for index, name in enumerate(("requests_total", "bytes_sent_total")):
+        for metric in metrics.get(name, []):
+            for entry in metric["LabelValues"]:
+                theirs[(entry["Labels"][0],)][index] = int(entry["Value"]["Value"])
+    ours = _sums(
+        pl.DataFrame(doc["statistics"]["customer_traffic"]), ["customer"], ["requests", "bytes_sent"]
+    )
+    return {
+        "bytes and requests per customer (customer_traffic)": _check(
+            "mtail", ours, {k: tuple(v) for k, v in theirs.items()}
+        )
+    }
+
+
+def _rates(runs: list[Run], lines: int) -> dict[str, Any]:
+    return {
+        "cpu_seconds": spread([r.cpu_seconds for r in runs]),
+        "wall_seconds": spread([r.wall_seconds for r in runs]),
+        "lines_per_cpu_second": spread_max([lines / r.cpu_seconds for r in runs]),
+        "lines_per_wall_second": spread_max([lines / r.wall_seconds for r in runs]),
+        "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
+    }
 
 
 def main() -> int:
@@ -43,39 +158,70 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lines", type=int, default=2_000_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", default="16MiB")
-    parser.add_argument("--statistics", default="cdn")
-    parser.add_argument("--cpu", type=int, default=0, help="the CPU to pin the agent to")
+    parser.add_argument("--cpu", type=int, default=1, help="the CPU every process is pinned to")
+    parser.add_argument(
+        "--rss-lines", type=int, default=500_000, help="a smaller log: peak RSS must not grow"
+    )
     args = parser.parse_args()
-    log = _log(args.lines, args.seed)
+    machine = Machine.now()
+    log = log_file(args.lines)
+    small = log_file(args.rss_lines)
+    runs: dict[str, list[Run]] = {"agent": [], "mawk": [], "mtail": []}
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "agent.yml"
-        agent = {"id": "bench", "files": [str(log)], "chunk_size": args.chunk}
-        config.write_text(yaml.safe_dump({"statistics": args.statistics, "agent": agent}))
-        command = ["taskset", "-c", str(args.cpu), sys.executable, "-m", "streamstats.cli", "agent"]
-        command += ["--config", str(config), "--once", "--output", "json"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        began = time.monotonic()
-        env = {**os.environ, "POLARS_MAX_THREADS": "1"}
-        done = subprocess.run(command, capture_output=True, check=True, env=env)
-        wall = time.monotonic() - began
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    output = json.loads(done.stdout)
-    result = {
-        "lines": output["lines"],
-        "bytes": log.stat().st_size,
-        "bytes_per_line": round(log.stat().st_size / output["lines"], 1),
-        "statistics": len(output["statistics"]),
-        "chunk": args.chunk,
-        "cpu_seconds": round(cpu, 2),
-        "wall_seconds": round(wall, 2),
-        "lines_per_cpu_second": round(output["lines"] / cpu),
-        "lines_per_wall_second": round(output["lines"] / wall),
-        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        configs = {}
+        for path in (log, small):
+            configs[path] = Path(tmp) / f"agent-{path.stem}.yml"
+            agent = {"id": "bench", "files": [str(path)], "chunk_size": args.chunk, "threads": 1}
+            configs[path].write_text(yaml.safe_dump({"statistics": "cdn", "agent": agent}))
+        mawk = ["taskset", "-c", str(args.cpu), "mawk", "-F\t", "-f", str(AWK), str(log)]
+        mtail = ["taskset", "-c", str(args.cpu), "mtail", "--one_shot", "--one_shot_format", "json"]
+        mtail += ["--address", "127.0.0.1", "--port", "0", "--logtostderr", "--progs", str(MTAIL_PROGS)]
+        mtail += ["--logs", str(log)]
+        for _ in range(args.repeats):
+            runs["agent"].append(measure(_agent_command(configs[log], args.cpu), _env()))
+            runs["mawk"].append(measure(mawk, _env()))
+            runs["mtail"].append(measure(mtail, _env()))
+        small_run = measure(_agent_command(configs[small], args.cpu), _env())
+    doc = json.loads(runs["agent"][-1].stdout)
+    lines = doc["lines"]
+    checks = {
+        "mawk": cross_check_mawk(doc, runs["mawk"][-1].stdout.decode()),
+        "mtail": cross_check_mtail(doc, runs["mtail"][-1].stdout),
     }
-    print(json.dumps(result, indent=2))
+    agent, awk, mt = (_rates(runs[name], lines) for name in ("agent", "mawk", "mtail"))
+    best = agent["lines_per_cpu_second"]["best"]
+    mawk_best = awk["lines_per_cpu_second"]["best"]
+    median_ratio = agent["lines_per_cpu_second"]["median"] / awk["lines_per_cpu_second"]["median"]
+    results = {
+        "log": {
+            "lines": lines,
+            "bytes": log.stat().st_size,
+            "bytes_per_line": round(log.stat().st_size / lines, 1),
+            "fields": 26,
+            "customers": 1000,
+        },
+        "lines_per_s": best,
+        "mawk_lines_per_s": mawk_best,
+        "ratio_vs_mawk": round(best / mawk_best, 2),
+        "ratio_vs_mawk_median": round(median_ratio, 2),
+        "agent": {
+            "what": f"streamstats agent --once --output json, cdn set ({len(doc['statistics'])} statistics), "
+            f"chunk_size {args.chunk}, one CPU",
+            "counted": doc["counted"],
+            **agent,
+            "peak_rss_mb_at_lines": {
+                str(args.rss_lines): round(small_run.peak_rss_mb, 1),
+                str(lines): agent["peak_rss_mb"],
+            },
+        },
+        "mawk": {"what": "mawk -F'\\t' -f bench/ten_statistics.awk (10 statistics)", **awk},
+        "mtail": {"what": "mtail --one_shot, bench/mtail/bytes_per_customer.mtail", **mt},
+        "cross_checks": checks,
+        "repeats": args.repeats,
+    }
+    write_result("agent_throughput", " ".join(["bench/agent_throughput.py", *sys.argv[1:]]), machine, results)
     return 0
 
 

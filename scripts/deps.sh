@@ -14,7 +14,7 @@ packages=(
   # the netboot images: sshd and SFTP for the live and installed initramfs, a bootable disk without mounts
   dropbear-bin openssh-sftp-server syslinux syslinux-common mtools
   # benchmark baselines
-  mawk mtail
+  mawk mtail time
 )
 
 missing=()

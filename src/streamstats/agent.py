@@ -32,11 +32,13 @@ from streamstats.metrics import Registry
 from streamstats.parse import TS, ChunkParser, ParsedChunk
 from streamstats.positions import FilePos
 from streamstats.protocol import encode_batch
+from streamstats.slots import until_slot
 from streamstats.statistics import Statistic
 from streamstats.tail import Chunk, Stream
 
 log = logging.getLogger("streamstats.agent")
 SAMPLE_EVERY = 10.0  # seconds between two logged samples of one reject reason
+SEND_LEAD = 1.0  # seconds before the aggregator's write slots at most that a batch is sent
 
 
 class _Metrics:
@@ -134,6 +136,7 @@ class Agent:
         self.stopping = threading.Event()
         self.last_tick = time.monotonic()
         self._sampled: dict[str, float] = {}
+        self._jitter = random.random()  # this agent's place in the lead before each slot
 
     # --- streams -----------------------------------------------------------------------------------
     def _discover(self) -> dict[str, FileEntry]:
@@ -398,13 +401,19 @@ class Agent:
         self.unacked -= batch.size
         return True
 
+    def _until_send(self) -> float:
+        """Batches go out just before the wall-clock slots where the aggregator writes (a multiple of
+        the flush interval), a little earlier for each agent so that a fleet does not send at once."""
+        interval = self.cfg.flush_interval
+        return until_slot(interval, min(SEND_LEAD, interval / 4) * (1 + self._jitter) / 2)
+
     def _send_due(self, now: float, next_seal: float) -> float:
         """Seal and send when it is time; returns the next sealing time."""
         if self.inflight is None:
             if now < next_seal and not self.batch_full():
                 return next_seal
             self.inflight = self.seal()
-            next_seal = now + self.cfg.flush_interval
+            next_seal = now + self._until_send()
         if self.inflight is not None and now >= self.inflight.next_try and self.send(self.inflight):
             self.inflight = None
         return next_seal
@@ -445,7 +454,7 @@ class Agent:
             )
         if not self.resync():
             return 0
-        next_seal = time.monotonic() + self.cfg.flush_interval
+        next_seal = time.monotonic() + self._until_send()
         next_rescan = next_gauges = time.monotonic()
         while not self.stopping.is_set():
             now = self.last_tick = time.monotonic()

@@ -34,9 +34,11 @@ from streamstats.sink import (
     load_positions,
     write_statistic,
 )
+from streamstats.slots import until_slot
 from streamstats.statistics import Statistic
 
 log = logging.getLogger("streamstats.aggregator")
+
 _AGENT_POSITIONS = "/v1/agents/"
 
 
@@ -275,7 +277,7 @@ class Aggregator:
 
     def _retry_delay(self, state: _StatState) -> float:
         if not state.failures:
-            return state.stat.flush_interval
+            return until_slot(state.stat.flush_interval)
         return min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (state.failures - 1))
 
     def _expire(self) -> None:
@@ -293,7 +295,7 @@ class Aggregator:
     def run_flusher(self) -> None:
         now = time.monotonic()
         for state in self._states.values():
-            state.next_flush = now + state.stat.flush_interval
+            state.next_flush = now + until_slot(state.stat.flush_interval)
         next_expiry = now
         while not self._stop.is_set():
             now = time.monotonic()
