@@ -1,0 +1,54 @@
+"""The analytics hosts' distribution (packaging/streamstats) pins what the repository pins."""
+
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+
+from packaging.requirements import Requirement
+
+from lab.paths import REPO_ROOT
+
+
+def _requirements(path) -> dict[str, str]:
+    project = tomllib.loads(path.read_text())["project"]
+    return {Requirement(r).name.lower(): str(Requirement(r).specifier) for r in project["dependencies"]}
+
+
+def test_streamstats_dependencies_carry_the_repository_pins():
+    repository = _requirements(REPO_ROOT / "pyproject.toml")
+    hosts = _requirements(REPO_ROOT / "packaging" / "streamstats" / "pyproject.toml")
+    assert hosts, "the hosts' distribution lists its dependencies"
+    for name, specifier in hosts.items():
+        assert specifier.startswith("=="), f"{name} is not pinned"
+        assert repository.get(name) == specifier, (
+            f"{name}: {specifier} here, {repository.get(name)} in pyproject.toml"
+        )
+
+
+def test_wheel_holds_streamstats_only_and_is_reproducible(tmp_path):
+    def build(out):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                str(out),
+                str(REPO_ROOT / "packaging" / "streamstats"),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        )
+        return next(out.glob("streamstats-*.whl"))
+
+    first, second = build(tmp_path / "a"), build(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    names = zipfile.ZipFile(first).namelist()
+    assert "streamstats/data/cdn.stats.yml" in names
+    assert {name.split("/")[0] for name in names} == {"streamstats", "streamstats-0.1.0.dist-info"}
