@@ -1,10 +1,12 @@
 """The analytics hosts' distribution (packaging/streamstats) pins what the repository pins."""
 
+import ast
 import os
 import subprocess
 import sys
 import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 
 from packaging.requirements import Requirement
 
@@ -25,6 +27,22 @@ def test_streamstats_dependencies_carry_the_repository_pins():
         assert repository.get(name) == specifier, (
             f"{name}: {specifier} here, {repository.get(name)} in pyproject.toml"
         )
+
+
+def test_every_third_party_import_of_streamstats_is_a_dependency():
+    imported = set()
+    for source in (REPO_ROOT / "src" / "streamstats").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    distributions = packages_distributions()
+    third_party = {distributions[name][0].lower() for name in imported if name in distributions} - {
+        "streamstats"
+    }
+    declared = set(_requirements(REPO_ROOT / "packaging" / "streamstats" / "pyproject.toml"))
+    assert third_party <= declared, f"imported but not declared: {sorted(third_party - declared)}"
 
 
 def test_wheel_holds_streamstats_only_and_is_reproducible(tmp_path):
