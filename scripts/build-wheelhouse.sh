@@ -11,6 +11,8 @@ rm -rf "$target.new"
 SOURCE_DATE_EPOCH=315532800 "$python" -m pip wheel --quiet --disable-pip-version-check \
   --wheel-dir "$target.new" "$repo/packaging/streamstats" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 [ -n "$(ls "$target.new"/streamstats-*.whl 2>/dev/null)" ] || { echo "wheelhouse: build failed" >&2; exit 1; }
+# The in-tree build's debris: an egg-info in src/ would pass for an installed streamstats.
+rm -rf "$repo/src/streamstats.egg-info" "$repo/packaging/streamstats/build"
 rm -rf "$target"
 mv "$target.new" "$target"
 ls "$target"

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -11,6 +12,12 @@ from importlib.metadata import packages_distributions
 from packaging.requirements import Requirement
 
 from lab.paths import REPO_ROOT
+
+
+def clean_build_debris() -> None:
+    """An in-tree build leaves streamstats.egg-info in src/, where it would pass for an installed copy."""
+    shutil.rmtree(REPO_ROOT / "src" / "streamstats.egg-info", ignore_errors=True)
+    shutil.rmtree(REPO_ROOT / "packaging" / "streamstats" / "build", ignore_errors=True)
 
 
 def _requirements(path) -> dict[str, str]:
@@ -65,7 +72,10 @@ def test_wheel_holds_streamstats_only_and_is_reproducible(tmp_path):
         )
         return next(out.glob("streamstats-*.whl"))
 
-    first, second = build(tmp_path / "a"), build(tmp_path / "b")
+    try:
+        first, second = build(tmp_path / "a"), build(tmp_path / "b")
+    finally:
+        clean_build_debris()
     assert first.read_bytes() == second.read_bytes()
     names = zipfile.ZipFile(first).namelist()
     assert "streamstats/data/cdn.stats.yml" in names
