@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import pymysql
-from pymysql.constants import CLIENT
 
 from streamstats.aggregate import merge
 from streamstats.config import MySQLConfig
@@ -29,8 +28,11 @@ RETENTION_BATCH = 10_000
 STATEMENT_BYTES = 4 << 20  # well under max_allowed_packet (16 MiB by default)
 # From this many rows on, a flush goes through a staging table: LOAD DATA LOCAL, then one
 # INSERT ... SELECT. The server reads a tab-separated line for much less CPU than it parses an SQL
-# tuple (docs/performance.md); below this, the staging's three extra round trips cost more.
+# tuple (docs/performance.md); below this, the staging's extra round trips cost more.
 STAGED_MIN_ROWS = 1_000
+# The server refuses LOAD DATA LOCAL (MariaDB 4166, older servers 1148, MySQL 3948: MySQL 8 refuses it
+# by default) or the user may not create temporary tables (1044): statements do the same, only slower.
+STAGING_REFUSED = frozenset({1044, 1148, 3948, 4166})
 # Strings enclosed in double quotes, a quote inside doubled, no escape character: polars' CSV writer
 # with quote_style="non_numeric" writes exactly this, tabs, newlines and backslashes included.
 LOAD_FORMAT = "FIELDS TERMINATED BY '\\t' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n'"
@@ -140,14 +142,6 @@ def _upsert_statements(cur: pymysql.cursors.Cursor, stat: Statistic, table: str,
         )
 
 
-def _can_load_local(cur: pymysql.cursors.Cursor) -> bool:
-    """Both sides allow LOAD DATA LOCAL (MySQL 8 refuses it by default, MariaDB allows it)."""
-    if not cur.connection.client_flag & CLIENT.LOCAL_FILES:
-        return False
-    cur.execute("SELECT @@local_infile")
-    return bool(cur.fetchone()[0])  # type: ignore[index]
-
-
 @contextlib.contextmanager
 def _memory_file(frame: pl.DataFrame) -> Iterator[str]:
     """The frame as LOAD_FORMAT lines in an anonymous file in memory, by a name the client can open."""
@@ -200,10 +194,15 @@ def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.
     frame = frame.sort(primary_key(stat)).with_columns(
         pl.from_epoch(BUCKET_COLUMN, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
     )
-    if frame.height >= STAGED_MIN_ROWS and _can_load_local(cur):
-        _upsert_staged(cur, stat, table, frame.select(stat.columns))
-    else:
-        _upsert_statements(cur, stat, table, frame)
+    if frame.height >= STAGED_MIN_ROWS:
+        try:
+            _upsert_staged(cur, stat, table, frame.select(stat.columns))
+            return
+        except pymysql.MySQLError as exc:
+            # Refused before anything was written: the transaction goes on.
+            if exc.args[0] not in STAGING_REFUSED:
+                raise
+    _upsert_statements(cur, stat, table, frame)
 
 
 def write_statistic(

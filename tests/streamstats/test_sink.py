@@ -1,11 +1,13 @@
 """The write path straight against MariaDB. A large flush is staged (LOAD DATA LOCAL, then one
-INSERT ... SELECT), a small one, or one to a server that refuses LOCAL, goes as multi-row statements:
-each way stores any key exactly, adds to the rows already there, moves the checkpoint in the same
-transaction, and refuses a value the table cannot hold without committing anything."""
+INSERT ... SELECT); a small one, or one to a server that refuses LOCAL, or by a user who may not create
+temporary tables, goes as multi-row statements. Each way stores any key exactly, adds to the rows
+already there, moves the checkpoint in the same transaction, and refuses a value the table cannot hold
+without committing anything."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -74,15 +76,25 @@ def database(mariadb: MariaDB) -> tuple[MySQLConfig, Statistic]:
 
 
 @contextlib.contextmanager
-def _local_infile(mariadb: MariaDB, allowed: bool) -> Iterator[None]:
-    """The server allows or refuses LOAD DATA LOCAL (MySQL 8's default is to refuse)."""
+def _server(mariadb: MariaDB, cfg: MySQLConfig, condition: str) -> Iterator[MySQLConfig]:
+    """The server allows LOAD DATA LOCAL and the user temporary tables, or the server refuses LOCAL
+    (MySQL 8's default), or the user has the grants the deployment gave before staging existed."""
     with mariadb.root() as conn, conn.cursor() as cur:
-        cur.execute(f"SET GLOBAL local_infile = {int(allowed)}")
+        if condition == "local-refused":
+            cur.execute("SET GLOBAL local_infile = 0")
+        elif condition == "no-temporary-tables":
+            cur.execute("CREATE USER 'older'@'127.0.0.1' IDENTIFIED BY %s", (PASSWORD,))
+            cur.execute(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON `{cfg.database}`.* "
+                "TO 'older'@'127.0.0.1'"
+            )
+            cfg = dataclasses.replace(cfg, user="older")
     try:
-        yield
+        yield cfg
     finally:
         with mariadb.root() as conn, conn.cursor() as cur:
             cur.execute("SET GLOBAL local_infile = 1")
+            cur.execute("DROP USER IF EXISTS 'older'@'127.0.0.1'")
 
 
 def _frame(rows: int) -> pl.DataFrame:
@@ -104,10 +116,10 @@ def _write(conn: pymysql.connections.Connection, stat: Statistic, frame: pl.Data
     return write_statistic(conn, stat, "stat_traffic", pending, None)
 
 
-def _loads(conn: pymysql.connections.Connection) -> int:
-    """LOAD DATA statements this session has run."""
+def _staged(conn: pymysql.connections.Connection) -> int:
+    """INSERT ... SELECT statements this session has run (a refused LOAD DATA counts in Com_load)."""
     with conn.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE 'Com_load'")
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_insert_select'")
         return int(cur.fetchone()[1])
 
 
@@ -126,25 +138,28 @@ def _checkpoint(conn: pymysql.connections.Connection) -> str | None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "allowed", "staged"),
+    ("rows", "condition", "staged"),
     [
-        (STAGED_MIN_ROWS + 50, True, True),
-        (STAGED_MIN_ROWS - 1, True, False),
-        (STAGED_MIN_ROWS + 50, False, False),
+        (STAGED_MIN_ROWS + 50, "allowed", True),
+        (STAGED_MIN_ROWS - 1, "allowed", False),
+        (STAGED_MIN_ROWS + 50, "local-refused", False),
+        (STAGED_MIN_ROWS + 50, "no-temporary-tables", False),
     ],
-    ids=["large-staged", "small-statements", "local-refused-statements"],
+    ids=["large-staged", "small-statements", "local-refused-statements", "no-temporary-tables-statements"],
 )
 def test_every_key_stored_exactly_and_added_to(
-    mariadb: MariaDB, database, rows: int, allowed: bool, staged: bool
+    mariadb: MariaDB, database, rows: int, condition: str, staged: bool
 ):
     cfg, stat = database
     frame = _frame(rows)
     first, second = json.dumps({"offset": 1}), json.dumps({"offset": 2})
-    with _local_infile(mariadb, allowed):
-        conn = connect(cfg)
+    with _server(mariadb, cfg, condition) as user_cfg:
+        conn = connect(user_cfg)
         assert _write(conn, stat, frame, INITIAL_POSITION, first).rows == rows
         assert _write(conn, stat, frame, first, second).committed == {"edge01": second}
-        assert _loads(conn) == (2 if staged else 0)
+        assert _staged(conn) == (2 if staged else 0)
+        conn.close()
+    conn = connect(cfg)
     expected = {
         (c, p, b): (2 * r, 2 * s)
         for b, c, p, r, s in frame.select("bucket", "customer", "pop", "requests", "bytes_sent").iter_rows()
