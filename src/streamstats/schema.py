@@ -109,7 +109,7 @@ def staging_table_sql(stat: Statistic, table: str, engine: str) -> str:
     body = ",\n  ".join(_column_definitions(stat))
     options = f"ENGINE={engine} " if engine else ""
     return (
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(table)} (\n  {body}\n) {options}"
+        f"CREATE TEMPORARY TABLE {quote(table)} (\n  {body}\n) {options}"
         "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     )
 

@@ -173,8 +173,10 @@ def _upsert_staged(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, fra
     stage = quote("stage_" + stat.name)
     engine = "Aria" if "MariaDB" in cur.connection.get_server_info() else ""
     columns = ", ".join(quote(c) for c in stat.columns)
+    # Made anew for each flush: a rolled-back flush leaves its rows (Aria is not transactional), and
+    # DELETE would remove them one by one.
+    cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {stage}")
     cur.execute(staging_table_sql(stat, "stage_" + stat.name, engine))
-    cur.execute(f"DELETE FROM {stage}")  # a rolled-back flush leaves its rows: Aria is not transactional
     with _memory_file(frame) as path:
         cur.execute(
             f"LOAD DATA LOCAL INFILE %s INTO TABLE {stage} CHARACTER SET utf8mb4 {LOAD_FORMAT} ({columns})",
