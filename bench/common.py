@@ -1,6 +1,7 @@
 """What every benchmark shares: the machine's description, the generated log, measuring a child
 process (CPU seconds, wall seconds, peak RSS of that child alone), best and median of repeated runs,
-a private MariaDB tuned like roles/mysql_server, and writing results to bench/results/NAME.json.
+private MariaDB servers (tuned like roles/mysql_server, or as Debian installs it), and writing results
+to bench/results/NAME.json.
 """
 
 from __future__ import annotations
@@ -140,9 +141,63 @@ def write_result(name: str, command: str, machine: Machine, results: dict[str, A
     return doc
 
 
-# --- a private MariaDB tuned like production ----------------------------------------------------------
+# --- private MariaDB servers: tuned like production, or as Debian installs it ---------------------------
+# Variables that describe a server in the results: what the role tunes, what a fresh install leaves at
+# MariaDB's compiled-in defaults, and what the write path depends on.
+SETTINGS = (
+    "innodb_buffer_pool_size",
+    "innodb_log_file_size",
+    "innodb_log_buffer_size",
+    "innodb_flush_log_at_trx_commit",
+    "innodb_flush_method",
+    "innodb_log_file_buffering",
+    "innodb_io_capacity",
+    "innodb_io_capacity_max",
+    "innodb_doublewrite",
+    "innodb_adaptive_hash_index",
+    "innodb_change_buffering",
+    "innodb_autoinc_lock_mode",
+    "tx_isolation",
+    "log_bin",
+    "local_infile",
+    "max_connections",
+    "skip_name_resolve",
+    "slow_query_log",
+    "character_set_server",
+    "collation_server",
+)
+# What a fresh `apt-get install mariadb-server` on Debian 12 adds to the compiled-in defaults for the
+# server: /etc/mysql/mariadb.conf.d/50-server.cnf (the other files of /etc/mysql set paths, the
+# clients' and mysqld_safe's options, and leave Galera off). No log_bin: the binary log is off.
+DEBIAN_SERVER_CNF = {
+    "bind-address": "127.0.0.1",
+    "expire_logs_days": "10",
+    "character-set-server": "utf8mb4",
+    "collation-server": "utf8mb4_general_ci",
+}
+
+
+def _private_cnf(base: Path) -> str:
+    return f"""
+# The benchmark's private instance (later settings win).
+[mysqld]
+user = {getpass.getuser()}
+datadir = {base / "data"}
+socket = {base / "mysqld.sock"}
+pid-file = {base / "mysqld.pid"}
+log-error = {base / "error.log"}
+slow_query_log_file = {base / "slow.log"}
+"""
+
+
+def _debian_cnf() -> str:
+    settings = "".join(f"{name} = {value}\n" for name, value in DEBIAN_SERVER_CNF.items())
+    return f"# Debian 12's 50-server.cnf\n[mysqld]\n{settings}"
+
+
 def tuning_cnf(port: int, base: Path) -> str:
-    """roles/mysql_server/templates/tuning.cnf.j2 rendered with the role's defaults (sized as the role
+    """As the role leaves a Debian host: Debian's server settings, then
+    roles/mysql_server/templates/tuning.cnf.j2 rendered with the role's defaults (sized as the role
     sizes it for a BENCH_BUFFER_POOL_MB pool), then the private instance's paths and port."""
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     pool = BENCH_BUFFER_POOL_MB
@@ -156,26 +211,29 @@ def tuning_cnf(port: int, base: Path) -> str:
         __mysql_server_buffer_pool_mb=pool,
         __mysql_server_log_file_mb=max(256, min(pool // 4, 4096)),
     )
-    private = f"""
-# The benchmark's private instance (later settings win).
-[mysqld]
-user = {getpass.getuser()}
-datadir = {base / "data"}
-socket = {base / "mysqld.sock"}
-pid-file = {base / "mysqld.pid"}
-log-error = {base / "error.log"}
-slow_query_log_file = {base / "slow.log"}
-local-infile = 1
-"""
-    return rendered + private
+    return _debian_cnf() + "\n" + rendered + _private_cnf(base)
 
 
-class TunedMariaDB(MariaDB):
-    """tests.mariadb's server, started with the production tuning instead of the tests' settings."""
+def debian_default_cnf(port: int, base: Path) -> str:
+    """Debian's server settings (DEBIAN_SERVER_CNF), the private instance's paths and port, nothing else."""
+    return _debian_cnf() + f"port = {port}\n" + _private_cnf(base)
+
+
+def cnf_options(text: str) -> list[str]:
+    """The `name = value` lines of a configuration file, for the results."""
+    return [line.strip() for line in text.splitlines() if line.strip() and line.strip()[0] not in "#["]
+
+
+class ConfiguredMariaDB(MariaDB):
+    """tests.mariadb's server started from one configuration file (`--defaults-file`: nothing from
+    /etc/mysql) instead of the tests' options."""
+
+    def config(self) -> str:
+        raise NotImplementedError
 
     def start(self, timeout: float = 60) -> None:
-        cnf = self.base / "tuning.cnf"
-        cnf.write_text(tuning_cnf(self.port, self.base))
+        cnf = self.base / "server.cnf"
+        cnf.write_text(self.config())
         mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         self.process = subprocess.Popen(
             [mariadbd, f"--defaults-file={cnf}"],
@@ -200,10 +258,38 @@ class TunedMariaDB(MariaDB):
                 time.sleep(0.2)
         raise RuntimeError(f"mariadbd did not answer within {timeout} s")
 
+    def settings(self) -> dict[str, str]:
+        """The SETTINGS variables as the running server has them."""
+        with self.root() as conn, conn.cursor() as cur:
+            marks = ", ".join(["%s"] * len(SETTINGS))
+            cur.execute(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({marks})", SETTINGS)
+            return dict(sorted(cur.fetchall()))
 
-def start_tuned_mariadb(base: Path) -> TunedMariaDB:
-    server = TunedMariaDB(base, free_port())
+
+class TunedMariaDB(ConfiguredMariaDB):
+    """With roles/mysql_server's tuning."""
+
+    def config(self) -> str:
+        return tuning_cnf(self.port, self.base)
+
+
+class DebianDefaultMariaDB(ConfiguredMariaDB):
+    """As a fresh Debian 12 install runs it."""
+
+    def config(self) -> str:
+        return debian_default_cnf(self.port, self.base)
+
+
+def _started(server: ConfiguredMariaDB) -> ConfiguredMariaDB:
     server.install()
     server.start()
     server.create_user()
     return server
+
+
+def start_tuned_mariadb(base: Path) -> ConfiguredMariaDB:
+    return _started(TunedMariaDB(base, free_port()))
+
+
+def start_default_mariadb(base: Path) -> ConfiguredMariaDB:
+    return _started(DebianDefaultMariaDB(base, free_port()))

@@ -84,9 +84,13 @@ def primary_key(stat: Statistic) -> list[str]:
     return [*(k.name for k in stat.keys), BUCKET_COLUMN, *((stat.top.field,) if stat.top else ())]
 
 
-def create_table_sql(stat: Statistic, table: str) -> str:
+def _column_definitions(stat: Statistic) -> list[str]:
     lines = [f"{quote(c.name)} {c.sql_type.replace('(20)', '')} NOT NULL" for c in key_columns(stat)]
-    lines += [f"{quote(c)} BIGINT NOT NULL DEFAULT 0" for c in stat.value_columns]
+    return lines + [f"{quote(c)} BIGINT NOT NULL DEFAULT 0" for c in stat.value_columns]
+
+
+def create_table_sql(stat: Statistic, table: str) -> str:
+    lines = _column_definitions(stat)
     lines.append(f"PRIMARY KEY ({', '.join(quote(c) for c in primary_key(stat))})")
     if stat.keys:
         lines.append(f"KEY by_bucket ({quote(BUCKET_COLUMN)})")
@@ -95,6 +99,18 @@ def create_table_sql(stat: Statistic, table: str) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  {body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
         f"COLLATE=utf8mb4_bin COMMENT='{comment}'"
+    )
+
+
+def staging_table_sql(stat: Statistic, table: str, engine: str) -> str:
+    """A temporary table of the session with a statistic's columns and no index: LOAD DATA fills it,
+    one INSERT ... SELECT upserts it into the statistic's table. Temporary tables commit nothing
+    implicitly when created inside a transaction."""
+    body = ",\n  ".join(_column_definitions(stat))
+    options = f"ENGINE={engine} " if engine else ""
+    return (
+        f"CREATE TEMPORARY TABLE {quote(table)} (\n  {body}\n) {options}"
+        "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     )
 
 

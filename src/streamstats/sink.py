@@ -10,7 +10,9 @@ agent and statistic the counters hold exactly the lines up to the checkpoint, wh
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -18,12 +20,22 @@ import pymysql
 
 from streamstats.aggregate import merge
 from streamstats.config import MySQLConfig
-from streamstats.schema import CHECKPOINTS, primary_key, quote
+from streamstats.schema import CHECKPOINTS, primary_key, quote, staging_table_sql
 from streamstats.statistics import BUCKET_COLUMN, Statistic
 
 INITIAL_POSITION = "{}"  # an agent that has committed nothing
 RETENTION_BATCH = 10_000
 STATEMENT_BYTES = 4 << 20  # well under max_allowed_packet (16 MiB by default)
+# From this many rows on, a flush goes through a staging table: LOAD DATA LOCAL, then one
+# INSERT ... SELECT. The server reads a tab-separated line for much less CPU than it parses an SQL
+# tuple (docs/performance.md). Measured: as fast as statements at 100 rows, 20 % faster at 300.
+STAGED_MIN_ROWS = 200
+# The server refuses LOAD DATA LOCAL (MariaDB 4166, older servers 1148, MySQL 3948: MySQL 8 refuses it
+# by default) or the user may not create temporary tables (1044): statements do the same, only slower.
+STAGING_REFUSED = frozenset({1044, 1148, 3948, 4166})
+# Strings enclosed in double quotes, a quote inside doubled, no escape character: polars' CSV writer
+# with quote_style="non_numeric" writes exactly this, tabs, newlines and backslashes included.
+LOAD_FORMAT = "FIELDS TERMINATED BY '\\t' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n'"
 DEADLOCK = 1213
 LOCK_WAIT_TIMEOUT = 1205
 
@@ -41,6 +53,9 @@ def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:
         connect_timeout=cfg.connect_timeout,
         read_timeout=300,
         write_timeout=300,
+        # LOAD DATA LOCAL for large flushes. The client then sends any file the server asks for, so the
+        # aggregator trusts its database server as it trusts its own configuration (docs/analytics.md).
+        local_infile=True,
         # UTC buckets and strict types.
         init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
     )
@@ -114,11 +129,8 @@ def _values_sql(stat: Statistic, frame: pl.DataFrame) -> pl.Series:
     return frame.select(pl.concat_str(parts, separator=",")).to_series()
 
 
-def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
-    # Primary-key order: concurrent writers of one table then lock rows in the same order.
-    frame = frame.sort(primary_key(stat)).with_columns(
-        pl.from_epoch(BUCKET_COLUMN, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
-    )
+def _upsert_statements(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
+    """Multi-row INSERT ... ON DUPLICATE KEY UPDATE statements of up to STATEMENT_BYTES each."""
     columns = ", ".join(quote(c) for c in stat.columns)
     updates = ", ".join(f"{quote(c)} = {quote(c)} + VALUES({quote(c)})" for c in stat.value_columns)
     tuples = _values_sql(stat, frame)
@@ -128,6 +140,71 @@ def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.
         cur.execute(
             f"INSERT INTO {quote(table)} ({columns}) VALUES {values} ON DUPLICATE KEY UPDATE {updates}"
         )
+
+
+@contextlib.contextmanager
+def _memory_file(frame: pl.DataFrame) -> Iterator[str]:
+    """The frame as LOAD_FORMAT lines in an anonymous file in memory, by a name the client can open."""
+    fd = os.memfd_create("streamstats-stage", os.MFD_CLOEXEC)
+    try:
+        with open(fd, "wb", closefd=False) as out:
+            frame.write_csv(out, include_header=False, separator="\t", quote_style="non_numeric")
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def _check_loaded(cur: pymysql.cursors.Cursor, rows: int) -> None:
+    # LOCAL turns bad values into warnings (the server cannot stop the client's upload midway): the
+    # statements' strict mode is restored by refusing any warning.
+    if cur.rowcount == rows and not cur.warning_count:
+        return
+    loaded = cur.rowcount
+    cur.execute("SHOW WARNINGS LIMIT 3")
+    warnings = list(cur.fetchall())
+    code = int(warnings[0][1]) if warnings else 0
+    raise pymysql.err.DataError(code, f"LOAD DATA read {loaded} of {rows} rows: {warnings}")
+
+
+def _upsert_staged(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
+    """LOAD DATA LOCAL into the session's staging table, then one INSERT ... SELECT ... ON DUPLICATE
+    KEY UPDATE. The staging table is Aria on MariaDB (not transactional, variable-length rows; MEMORY
+    would pad every VARCHAR to its full width), the server's default temporary engine elsewhere."""
+    stage = quote("stage_" + stat.name)
+    engine = "Aria" if "MariaDB" in cur.connection.get_server_info() else ""
+    columns = ", ".join(quote(c) for c in stat.columns)
+    # Made anew for each flush: a rolled-back flush leaves its rows (Aria is not transactional), and
+    # DELETE would remove them one by one.
+    cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {stage}")
+    cur.execute(staging_table_sql(stat, "stage_" + stat.name, engine))
+    with _memory_file(frame) as path:
+        cur.execute(
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {stage} CHARACTER SET utf8mb4 {LOAD_FORMAT} ({columns})",
+            (path,),
+        )
+    _check_loaded(cur, frame.height)
+    # The rows come out of the staging table in the order they were loaded (primary-key order).
+    updates = ", ".join(f"{quote(c)} = {quote(table)}.{quote(c)} + s.{quote(c)}" for c in stat.value_columns)
+    cur.execute(
+        f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {stage} AS s "
+        f"ON DUPLICATE KEY UPDATE {updates}"
+    )
+
+
+def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
+    # Primary-key order: concurrent writers of one table then lock rows in the same order.
+    frame = frame.sort(primary_key(stat)).with_columns(
+        pl.from_epoch(BUCKET_COLUMN, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    if frame.height >= STAGED_MIN_ROWS:
+        try:
+            _upsert_staged(cur, stat, table, frame.select(stat.columns))
+            return
+        except pymysql.MySQLError as exc:
+            # Refused before anything was written: the transaction goes on.
+            if exc.args[0] not in STAGING_REFUSED:
+                raise
+    _upsert_statements(cur, stat, table, frame)
 
 
 def write_statistic(

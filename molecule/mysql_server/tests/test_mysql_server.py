@@ -1,6 +1,7 @@
 """Verify the tuned, secured MariaDB on the converged host (testinfra, podman:// backend)."""
 
 testinfra_hosts = ["podman://mol-mysql"]
+LOGIN = "mysql --batch --skip-column-names -h 127.0.0.1 -u streamstats -pmolecule-only-password"
 
 
 def _sql(host, query: str) -> str:
@@ -35,6 +36,7 @@ def test_tuning_is_effective(host):
     assert _sql(host, "SELECT @@log_bin") == "0"
     assert _sql(host, "SELECT @@slow_query_log") == "1"
     assert _sql(host, "SELECT @@skip_name_resolve") == "1"
+    assert _sql(host, "SELECT @@local_infile") == "1"
 
 
 def test_no_anonymous_or_remote_root(host):
@@ -44,13 +46,22 @@ def test_no_anonymous_or_remote_root(host):
 
 
 def test_least_privilege_user(host):
-    login = "mysql --batch --skip-column-names -h 127.0.0.1 -u streamstats -pmolecule-only-password"
-    grants = host.check_output(f'{login} -e "SHOW GRANTS"')
+    grants = host.check_output(f'{LOGIN} -e "SHOW GRANTS"')
     assert "ON `analytics`.*" in grants
     global_grants = [line for line in grants.splitlines() if "ON *.*" in line]
     assert global_grants and all(line.startswith("GRANT USAGE ON *.*") for line in global_grants)
-    assert host.run(f'{login} -e "SELECT COUNT(*) FROM mysql.user"').rc != 0
-    assert host.run(f'{login} analytics -e "CREATE TABLE t (id INT PRIMARY KEY); DROP TABLE t"').rc == 0
+    assert host.run(f'{LOGIN} -e "SELECT COUNT(*) FROM mysql.user"').rc != 0
+    assert host.run(f'{LOGIN} analytics -e "CREATE TABLE t (id INT PRIMARY KEY); DROP TABLE t"').rc == 0
+
+
+def test_user_stages_rows_with_load_data_local(host):
+    """The aggregator's staged write: a temporary table filled from a file of the client's."""
+    host.check_output("printf '1\\tx\\n2\\ty\\n' > /tmp/stage.tsv")
+    staged = (
+        "CREATE TEMPORARY TABLE s (a INT, b VARCHAR(8)) ENGINE=Aria; "
+        "LOAD DATA LOCAL INFILE '/tmp/stage.tsv' INTO TABLE s; SELECT COUNT(*) FROM s"
+    )
+    assert host.check_output(f'{LOGIN} --local-infile=1 analytics -e "{staged}"') == "2"
 
 
 def test_wrong_password_is_refused(host):

@@ -1,0 +1,187 @@
+"""The write path straight against MariaDB. A large flush is staged (LOAD DATA LOCAL, then one
+INSERT ... SELECT); a small one, or one to a server that refuses LOCAL, or by a user who may not create
+temporary tables, goes as multi-row statements. Each way stores any key exactly, adds to the rows
+already there, moves the checkpoint in the same transaction, and refuses a value the table cannot hold
+without committing anything."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import Iterator
+
+import polars as pl
+import pymysql
+import pytest
+
+from streamstats.config import MySQLConfig
+from streamstats.formats import load_formats
+from streamstats.schema import CHECKPOINTS, migrate
+from streamstats.sink import INITIAL_POSITION, STAGED_MIN_ROWS, Segment, connect, write_statistic
+from streamstats.statistics import Statistic, parse_statistic_set
+from tests.mariadb import PASSWORD, USER, MariaDB
+
+DOC = {
+    "format": "cdn",
+    "statistics": [
+        {
+            "name": "traffic",
+            "keys": ["customer", "pop"],
+            "bucket": "1m",
+            "values": {"requests": "count", "bytes_sent": "sum(bytes_sent)"},
+            "flush_interval": "1s",
+            "retention": "30d",
+        }
+    ],
+}
+# Every character LOAD DATA or an SQL literal treats specially, at the start, the end and alone.
+TRICKY = [
+    "plain",
+    "",
+    "tab\there",
+    "\t",
+    "new\nline",
+    "\n",
+    "cr\rlf\r\n",
+    'quote"d',
+    '"',
+    '""',
+    'ends with"',
+    '"\t"',
+    "'",
+    "back\\slash",
+    "\\",
+    "\\N",
+    "NULL",
+    "nul\x00byte",
+    " leading space",
+    "ünïcødé ✓ 😀",
+    "a,b;c|d",
+]
+BUCKET = 1_790_000_040
+BIG = 2**62 - 2**40  # counters near the protocol's limit stay exact
+
+
+@pytest.fixture
+def database(mariadb: MariaDB) -> tuple[MySQLConfig, Statistic]:
+    stats = parse_statistic_set(DOC, load_formats(None))
+    cfg = MySQLConfig(
+        database=mariadb.create_database("sink"), port=mariadb.port, user=USER, password=PASSWORD
+    )
+    conn = connect(cfg)
+    migrate(conn, stats, "stat_")
+    conn.close()
+    return cfg, stats.statistics[0]
+
+
+@contextlib.contextmanager
+def _server(mariadb: MariaDB, cfg: MySQLConfig, condition: str) -> Iterator[MySQLConfig]:
+    """The server allows LOAD DATA LOCAL and the user temporary tables, or the server refuses LOCAL
+    (MySQL 8's default), or the user has the grants the deployment gave before staging existed."""
+    with mariadb.root() as conn, conn.cursor() as cur:
+        if condition == "local-refused":
+            cur.execute("SET GLOBAL local_infile = 0")
+        elif condition == "no-temporary-tables":
+            cur.execute("CREATE USER 'older'@'127.0.0.1' IDENTIFIED BY %s", (PASSWORD,))
+            cur.execute(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON `{cfg.database}`.* "
+                "TO 'older'@'127.0.0.1'"
+            )
+            cfg = dataclasses.replace(cfg, user="older")
+    try:
+        yield cfg
+    finally:
+        with mariadb.root() as conn, conn.cursor() as cur:
+            cur.execute("SET GLOBAL local_infile = 1")
+            cur.execute("DROP USER IF EXISTS 'older'@'127.0.0.1'")
+
+
+def _frame(rows: int) -> pl.DataFrame:
+    """Each tricky string as a customer, with as many POPs as it takes to make `rows` rows."""
+    index = pl.int_range(0, rows, eager=True)
+    return pl.DataFrame(
+        {
+            "bucket": BUCKET + (index % 3) * 60,
+            "customer": [TRICKY[i % len(TRICKY)] for i in range(rows)],
+            "pop": "p" + (index // len(TRICKY)).cast(pl.String),
+            "requests": index + 1,
+            "bytes_sent": BIG + index,
+        }
+    )
+
+
+def _write(conn: pymysql.connections.Connection, stat: Statistic, frame: pl.DataFrame, start: str, end: str):
+    pending = {"edge01": [Segment(start, end, [frame], "0" * 32, 1)]}
+    return write_statistic(conn, stat, "stat_traffic", pending, None)
+
+
+def _staged(conn: pymysql.connections.Connection) -> int:
+    """INSERT ... SELECT statements this session has run (a refused LOAD DATA counts in Com_load)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_insert_select'")
+        return int(cur.fetchone()[1])
+
+
+def _table(conn: pymysql.connections.Connection) -> dict[tuple[str, str, int], tuple[int, int]]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT customer, pop, UNIX_TIMESTAMP(bucket), requests, bytes_sent FROM stat_traffic")
+        return {(c, p, int(b)): (int(r), int(s)) for c, p, b, r, s in cur.fetchall()}
+
+
+def _checkpoint(conn: pymysql.connections.Connection) -> str | None:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT position FROM {CHECKPOINTS} WHERE agent_id = 'edge01'")
+        row = cur.fetchone()
+    conn.commit()
+    return row[0] if row else None
+
+
+@pytest.mark.parametrize(
+    ("rows", "condition", "staged"),
+    [
+        (STAGED_MIN_ROWS + 50, "allowed", True),
+        (STAGED_MIN_ROWS - 1, "allowed", False),
+        (STAGED_MIN_ROWS + 50, "local-refused", False),
+        (STAGED_MIN_ROWS + 50, "no-temporary-tables", False),
+    ],
+    ids=["large-staged", "small-statements", "local-refused-statements", "no-temporary-tables-statements"],
+)
+def test_every_key_stored_exactly_and_added_to(
+    mariadb: MariaDB, database, rows: int, condition: str, staged: bool
+):
+    cfg, stat = database
+    frame = _frame(rows)
+    first, second = json.dumps({"offset": 1}), json.dumps({"offset": 2})
+    with _server(mariadb, cfg, condition) as user_cfg:
+        conn = connect(user_cfg)
+        assert _write(conn, stat, frame, INITIAL_POSITION, first).rows == rows
+        assert _write(conn, stat, frame, first, second).committed == {"edge01": second}
+        assert _staged(conn) == (2 if staged else 0)
+        conn.close()
+    conn = connect(cfg)
+    expected = {
+        (c, p, b): (2 * r, 2 * s)
+        for b, c, p, r, s in frame.select("bucket", "customer", "pop", "requests", "bytes_sent").iter_rows()
+    }
+    assert _table(conn) == expected
+    assert _checkpoint(conn) == second
+    conn.close()
+
+
+@pytest.mark.parametrize("rows", [STAGED_MIN_ROWS + 50, 10], ids=["staged", "statements"])
+def test_a_value_the_table_cannot_hold_commits_nothing(database, rows: int):
+    """The protocol refuses over-long keys before they get here; if one did, LOAD DATA LOCAL would
+    truncate it with a warning where a statement fails: the staged path fails too."""
+    cfg, stat = database
+    conn = connect(cfg)
+    _write(conn, stat, _frame(rows), INITIAL_POSITION, json.dumps({"offset": 1}))
+    before = _table(conn)
+    too_long = _frame(rows).with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("x" * 65)).otherwise("customer").alias("customer")
+    )
+    with pytest.raises(pymysql.MySQLError, match=r"(?i)too long|truncated"):
+        _write(conn, stat, too_long, json.dumps({"offset": 1}), json.dumps({"offset": 2}))
+    assert _table(conn) == before
+    assert _checkpoint(conn) == json.dumps({"offset": 1})
+    conn.close()
