@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from streamstats import positions
-from streamstats.aggregate import Accumulator, Engine
+from streamstats.aggregate import Engine
 from streamstats.client import AggregatorClient, AggregatorError
 from streamstats.config import AgentConfig, Config, FileEntry
+from streamstats.counters import Counters
 from streamstats.httpserver import Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
@@ -126,7 +127,7 @@ class Agent:
         self.seq = 0
         self.client = AggregatorClient(self.cfg.aggregator_url, self.cfg.token, self.cfg.request_timeout)
         self.followed: dict[str, _Followed] = {}
-        self.acc = {s.name: Accumulator(s) for s in self.stats.statistics}
+        self.counters = Counters(self.engine)
         self.start_of: dict[str, dict[str, Any]] = {}  # statistic -> position JSON where its counts begin
         self.carried: dict[str, dict[str, Any]] = {}  # statistic -> positions of streams not followed
         self.inflight: _InFlight | None = None
@@ -204,7 +205,7 @@ class Agent:
         for followed in self.followed.values():
             followed.stream.close()
         self.followed.clear()
-        self.acc = {s.name: Accumulator(s) for s in self.stats.statistics}
+        self.counters = Counters(self.engine)
         self.inflight = None
         self.unacked = self.read_since_seal = 0
 
@@ -319,8 +320,7 @@ class Agent:
             return None
         parsed = self.parser.parse(chunk.data)
         active = [s for s in self.stats.statistics if s.name not in followed.waiting]
-        for name, frame in self.engine.count(parsed.frame, active, followed.constants).items():
-            self.acc[name].add(frame)
+        self.counters.add(parsed.frame, active, followed.constants)
         self.metrics.lines.inc(parsed.lines)
         self.metrics.counted.inc(parsed.good)
         for reason, count in parsed.rejected.items():
@@ -333,7 +333,7 @@ class Agent:
     def batch_full(self) -> bool:
         """The counts since the last batch hold enough rows: send them before reading on (a catch-up
         spanning hours of log would otherwise pile up every minute's keys in RAM)."""
-        return sum(acc.rows for acc in self.acc.values()) >= self.cfg.max_batch_rows
+        return self.counters.rows >= self.cfg.max_batch_rows
 
     def read_some(self) -> bool:
         """One chunk from each stream that has one; False when there was nothing to read (a stream
@@ -357,9 +357,10 @@ class Agent:
     def seal(self) -> _InFlight | None:
         """The counts since the last batch as a new batch; None when nothing moved."""
         deltas = []
+        counts = self.counters.take()
         for stat in self.stats.statistics:
             end = self._position(stat)
-            deltas.append((stat, self.start_of[stat.name], end, self.acc[stat.name].take()))
+            deltas.append((stat, self.start_of[stat.name], end, counts[stat.name]))
         if all(start == end for _, start, end, _ in deltas):
             return None
         self.seq += 1
@@ -494,8 +495,9 @@ class Agent:
             # polars writes each statistic's rows (a JSON array of objects), one table at a time.
             lines, counted = int(self.metrics.lines.get()), int(self.metrics.counted.get())
             output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{')
+            counts = self.counters.take()
             for n, stat in enumerate(self.stats.statistics):
-                rows = self.acc[stat.name].take().sort(list(stat.columns)).write_json()
+                rows = counts[stat.name].sort(list(stat.columns)).write_json()
                 output.write(f"{',' if n else ''}{json.dumps(stat.name)}:{rows}")
             output.write("}}\n")
             return 0
