@@ -17,6 +17,12 @@ from streamstats.dense import ChunkColumns, Codes, DenseGroup, Unsupported, new_
 from streamstats.statistics import Statistic
 
 
+def _owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its strings copied: a group-by's keys point into the buffers of the whole chunk
+    they came from, which a kept part would otherwise keep alive (megabytes a chunk)."""
+    return frame.with_columns(pl.col(pl.String) + "")
+
+
 class Counters:
     """A batch's counters for a statistic set; `take` empties them (the next batch starts afresh, and
     with it the numbering of the key columns, so that the dictionaries never outgrow a batch)."""
@@ -83,7 +89,9 @@ class Counters:
             if group.sample not in frames:
                 members = [s for g, m in groups.items() if g.sample == group.sample for s in m]
                 frames[group.sample] = lines.subset(members, group.sample).lazy()
-        return self.engine.collect(groups, frames) if groups else {}
+        if not groups:
+            return {}
+        return {name: _owned(part) for name, part in self.engine.collect(groups, frames).items()}
 
     @property
     def rows(self) -> int:
