@@ -67,7 +67,7 @@ class StringCodes:
         return codes
 
     def decode(self, codes: np.ndarray) -> pl.Series:
-        return self._categories.to_series().gather(codes)
+        return pl.Series(codes.astype(np.uint32)).cat.to(self._dtype).cast(pl.String)
 
 
 class IntCodes:
@@ -129,6 +129,8 @@ class ChunkColumns:
         self._lengths = lengths
         self._cache: dict[tuple[str, str], np.ndarray | None] = {}
         self._columns: dict[str, pl.Series] = {}
+        self._masks: dict[tuple[object, ...], np.ndarray | None] = {}
+        self._longest: dict[str, int] | None = None
         self.height = frame.height
 
     def _cached(self, kind: str, name: str) -> np.ndarray | None:
@@ -160,9 +162,21 @@ class ChunkColumns:
         else:
             column = self.frame[name]
         length = self._lengths.get(name)
-        if length and column.dtype == pl.String and (column.str.len_bytes().max() or 0) > length:  # type: ignore[operator]
+        if length and column.dtype == pl.String and self._longest_of(name, column) > length:
             column = column.str.slice(0, length)
         return column
+
+    def _longest_of(self, name: str, column: pl.Series) -> int:
+        """The byte length of a string field's longest value (free from the offsets): of every field
+        with a length at once (one query instead of one each)."""
+        if self._longest is None:
+            schema = self.frame.schema
+            names = [n for n in self._lengths if schema.get(n) == pl.String]
+            row = self.frame.select(pl.col(names).str.len_bytes().max()).row(0) if names else ()
+            self._longest = {n: v or 0 for n, v in zip(names, row, strict=True)}
+        if name not in self._longest:
+            self._longest[name] = column.str.len_bytes().max() or 0  # type: ignore[assignment]
+        return self._longest[name]
 
     def _bucket(self, size: str) -> np.ndarray:
         return self.array("ts", "") // int(size)
@@ -198,6 +212,12 @@ class ChunkColumns:
 
     def mask(self, group: Grouping) -> np.ndarray | None:
         """The lines a group counts (None: all of them)."""
+        key = (group.where, group.sample)
+        if key not in self._masks:
+            self._masks[key] = self._mask(group)
+        return self._masks[key]
+
+    def _mask(self, group: Grouping) -> np.ndarray | None:
         masks: list[np.ndarray] = []
         for name, accepted in group.where:
             if name == "status_class":
@@ -317,8 +337,13 @@ class KeySpace:
         return [seen[numbers - 1] for seen in self.seen]
 
 
-def _sources(stats: list[Statistic], nullable: set[str]) -> list[tuple[str, str]]:
-    sources = [_ROWS]
+Source = tuple[str, str]  # ("rows", ""), ("sum", FIELD) or ("nulls", FIELD): what a group adds up
+
+
+def sources(stats: list[Statistic], nullable: set[str]) -> list[Source]:
+    """What the statistics' values are made of: lines, sums, and the empty values of the optional
+    fields they average (an average's count is the lines less those)."""
+    out = [_ROWS]
     for stat in stats:
         for value in stat.values:
             wanted = []
@@ -326,8 +351,40 @@ def _sources(stats: list[Statistic], nullable: set[str]) -> list[tuple[str, str]
                 wanted.append(("sum", value.field))
             if value.kind == "avg" and value.field in nullable:
                 wanted.append(("nulls", value.field))
-            sources += [s for s in wanted if s not in sources]
-    return sources
+            out += [s for s in wanted if s not in out]
+    return out
+
+
+def key_columns(
+    keys: tuple[ValueField, ...], numbers: list[np.ndarray], codes: dict[str, Codes]
+) -> list[pl.Series]:
+    """Key columns from their numbers, as the polars path spells them."""
+    out = []
+    for key, code in zip(keys, numbers, strict=True):
+        decoded = codes[key.name].decode(code).alias(key.name)
+        out.append(decoded.cast(pl.String) + "xx" if key.name == "status_class" else decoded)
+    return out
+
+
+def value_columns(stat: Statistic, counts: dict[Source, np.ndarray], weight: int) -> list[pl.Series]:
+    """A statistic's value columns from the sums of its sources (weighted when sampled)."""
+    out = []
+    for value in stat.values:
+        for column, array in _value(value, counts):
+            out.append(pl.Series(column, array * weight if weight != 1 else array, pl.Int64))
+    return out
+
+
+def _value(value: Value, counts: dict[Source, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    rows = counts[_ROWS]
+    for column in value.columns:
+        if value.kind == "count":
+            yield column, rows
+        elif column == f"{value.column}_count":
+            empty = counts.get(("nulls", value.field))
+            yield column, rows - empty if empty is not None else rows
+        else:
+            yield column, counts[("sum", value.field)]
 
 
 class DenseGroup:
@@ -339,7 +396,7 @@ class DenseGroup:
         self.group = group
         self.stats = stats
         self.keys = stats[0].keys
-        self.sources = _sources(stats, nullable)
+        self.sources = sources(stats, nullable)
         self.weight = group.sample[0] if group.sample else 1
         self.space: KeySpace | None = None
         self.first = 0  # the window's first bucket (epoch seconds // bucket)
@@ -408,37 +465,12 @@ class DenseGroup:
         if self.space is not None and self.buckets:
             cells = np.flatnonzero(self.data[0, :-1])
             bucket, numbers = np.divmod(cells, self.width)
-            columns: dict[str, pl.Series] = {
-                BUCKET_COLUMN: pl.Series(BUCKET_COLUMN, (bucket + self.first) * self.group.bucket, pl.Int64)
-            }
-            for key, code in zip(self.keys, self.space.codes(numbers), strict=True):
-                decoded = codes[key.name].decode(code).alias(key.name)
-                if key.name == "status_class":
-                    decoded = decoded.cast(pl.String) + "xx"
-                columns[key.name] = decoded
+            bucket_column = pl.Series(BUCKET_COLUMN, (bucket + self.first) * self.group.bucket, pl.Int64)
+            keys = key_columns(self.keys, self.space.codes(numbers), codes)
             counts = {source: row[cells] for source, row in zip(self.sources, self.data, strict=True)}
             for stat in self.stats:
-                values = {
-                    c: pl.Series(c, v, pl.Int64)
-                    for value in stat.values
-                    for c, v in self._value(value, counts)
-                }
-                yield stat, pl.DataFrame([*columns.values(), *values.values()])
+                yield stat, pl.DataFrame([bucket_column, *keys, *value_columns(stat, counts, self.weight)])
         self.space = None
         self.first = self.buckets = self.width = 0
         self.data = np.zeros((len(self.sources), 1), np.int64)
         self._rows = 0
-
-    def _value(
-        self, value: Value, counts: dict[tuple[str, str], np.ndarray]
-    ) -> Iterator[tuple[str, np.ndarray]]:
-        rows = counts[_ROWS]
-        for column in value.columns:
-            if value.kind == "count":
-                out = rows
-            elif column == f"{value.column}_count":
-                empty = counts.get(("nulls", value.field))
-                out = rows - empty if empty is not None else rows
-            else:
-                out = counts[("sum", value.field)]
-            yield column, out * self.weight if self.weight != 1 else out
