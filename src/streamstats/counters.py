@@ -12,15 +12,9 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from streamstats.aggregate import Accumulator, Engine, Grouping, grouping
+from streamstats.aggregate import Accumulator, Engine, Grouping, grouping, owned
 from streamstats.dense import ChunkColumns, Codes, DenseGroup, Unsupported, new_codes
 from streamstats.statistics import Statistic
-
-
-def _owned(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with its strings copied: a group-by's keys point into the buffers of the whole chunk
-    they came from, which a kept part would otherwise keep alive (megabytes a chunk)."""
-    return frame.with_columns(pl.col(pl.String) + "")
 
 
 class Counters:
@@ -91,7 +85,7 @@ class Counters:
                 frames[group.sample] = lines.subset(members, group.sample).lazy()
         if not groups:
             return {}
-        return {name: _owned(part) for name, part in self.engine.collect(groups, frames).items()}
+        return {name: owned(part) for name, part in self.engine.collect(groups, frames).items()}
 
     @property
     def rows(self) -> int:

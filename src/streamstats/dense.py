@@ -44,6 +44,11 @@ def _capacity(size: int) -> int:
     return 1 << max(2, int(size + size // 4).bit_length())
 
 
+def _room(size: int) -> int:
+    """Numbers a key may take before its layout changes: 1.25 x the values seen, a multiple of 8."""
+    return (size + size // 4 + 8) // 8 * 8
+
+
 def derived_status_class(status: np.ndarray) -> np.ndarray:
     return status // 100
 
@@ -264,7 +269,7 @@ class KeySpace:
     the combinations seen (numbered in order of appearance), whose numbers never change."""
 
     def __init__(self, sizes: list[int]) -> None:
-        self.caps = [_capacity(s) for s in sizes]
+        self.caps = [_room(s) for s in sizes]
         self.direct = int(np.prod(self.caps)) <= DIRECT_CELLS
         self.count = 0  # combinations numbered through the table
         self.seen: list[np.ndarray] = [np.empty(0, np.intp) for _ in sizes]  # their codes, per key
@@ -289,7 +294,7 @@ class KeySpace:
             return True
         if self.direct:
             return False
-        caps = [max(c, _capacity(s)) if s > c else c for s, c in zip(sizes, self.caps, strict=True)]
+        caps = [max(c, _room(s)) if s > c else c for s, c in zip(sizes, self.caps, strict=True)]
         if int(np.prod(caps)) > MAX_LOOKUP:
             return False
         self.caps = caps
