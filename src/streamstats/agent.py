@@ -497,8 +497,10 @@ class Agent:
             output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{')
             counts = self.counters.take()
             for n, stat in enumerate(self.stats.statistics):
-                rows = counts[stat.name].sort(list(stat.columns)).write_json()
-                output.write(f"{',' if n else ''}{json.dumps(stat.name)}:{rows}")
+                output.write(f"{',' if n else ''}{json.dumps(stat.name)}:")
+                output.flush()
+                # Straight to the file, each table freed once written: no copy of it as a str.
+                counts.pop(stat.name).sort(list(stat.columns)).write_json(output.buffer)
             output.write("}}\n")
             return 0
         if not self.resync():

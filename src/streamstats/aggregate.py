@@ -208,10 +208,15 @@ def merge(stat: Statistic, frames: list[pl.DataFrame], top_keep: int | None = No
 
 
 def owned(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with its strings copied. A group-by's string keys point into the buffers of the
+    """The frame with its long strings copied. A group-by's string keys point into the buffers of the
     frame it grouped (a whole chunk, or every part merged): a frame kept for long would keep those
-    alive, megabytes for a few rows."""
-    return frame.with_columns(pl.col(pl.String) + "")
+    alive, megabytes for a few rows. Strings of up to 12 bytes live in the column itself."""
+    names = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not names or frame.is_empty():
+        return frame
+    longest = frame.select(pl.col(names).str.len_bytes().max()).row(0)
+    copies = [(pl.col(n) + "").alias(n) for n, length in zip(names, longest, strict=True) if length > 12]
+    return frame.with_columns(copies) if copies else frame
 
 
 class Accumulator:
