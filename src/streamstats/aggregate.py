@@ -148,7 +148,11 @@ class Engine:
             column = pl.col(first.top.field)
             keys.append(column.str.slice(0, first.top.max_length) if first.top.max_length else column)
         # Statistics sharing the group-by may share column names too: prefix them while together.
-        aggs = [agg.name.prefix(f"{stat.name}.") for stat in stats for agg in _value_aggs(stat)]
+        aggs = [
+            agg.name.prefix(f"{stat.name}.") if len(stats) > 1 else agg
+            for stat in stats
+            for agg in _value_aggs(stat)
+        ]
         out = lf.group_by(keys).agg(aggs)
         if any(k.name == "status_class" for k in first.keys):
             out = out.with_columns(pl.col("status_class").cast(pl.String) + "xx")
@@ -185,6 +189,9 @@ class Engine:
         results = pl.collect_all(queries, engine="in-memory")
         out: dict[str, pl.DataFrame] = {}
         for members, result in zip(groups.values(), results, strict=True):
+            if len(members) == 1:  # bucket, keys, values: in order already
+                out[members[0].name] = result
+                continue
             for stat in members:
                 values = [pl.col(f"{stat.name}.{c}").alias(c) for c in stat.value_columns]
                 out[stat.name] = result.select(BUCKET_COLUMN, *stat.key_columns, *values)

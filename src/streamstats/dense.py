@@ -135,6 +135,7 @@ class ChunkColumns:
         self._cache: dict[tuple[str, str], np.ndarray | None] = {}
         self._columns: dict[str, pl.Series] = {}
         self._masks: dict[tuple[object, ...], np.ndarray | None] = {}
+        self._ranges: dict[tuple[str, str], tuple[int, int]] = {}
         self._longest: dict[str, int] | None = None
         self.height = frame.height
 
@@ -185,6 +186,22 @@ class ChunkColumns:
 
     def _bucket(self, size: str) -> np.ndarray:
         return self.array("ts", "") // int(size)
+
+    def bucket_range(self, size: int) -> tuple[int, int]:
+        """The first and last bucket of the chunk's lines."""
+        key = ("range", str(size))
+        if key not in self._ranges:
+            bucket = self.array("bucket", str(size))
+            self._ranges[key] = (int(bucket.min()), int(bucket.max()))
+        return self._ranges[key]
+
+    def relative_bucket(self, size: int, first: int) -> np.ndarray:
+        """Each line's bucket counted from `first` (groups of one size mostly share their window)."""
+        return self.array("relative", f"{size}:{first}")
+
+    def _relative(self, spec: str) -> np.ndarray:
+        size, first = spec.split(":")
+        return self.array("bucket", size) - int(first)
 
     def _ts(self, _: str) -> np.ndarray:
         return self.frame[TS].to_numpy()
@@ -264,9 +281,9 @@ class ChunkColumns:
 
 
 class KeySpace:
-    """Numbers the combinations of a group's key codes, 1 and up (0 is never a combination): directly
-    (c1 x cap2 + c2 + 1) while the product of the capacities is small, or through a lookup table of
-    the combinations seen (numbered in order of appearance), whose numbers never change."""
+    """Numbers the combinations of a group's key codes: directly (c1 x cap2 + c2) while the product of
+    the capacities is small, or through a lookup table of the combinations seen, numbered 1 and up in
+    order of appearance (0 marks a combination not seen in the table), whose numbers never change."""
 
     def __init__(self, sizes: list[int]) -> None:
         self.caps = [_room(s) for s in sizes]
@@ -277,9 +294,9 @@ class KeySpace:
 
     @property
     def width(self) -> int:
-        """Cells per bucket (including the unused number 0)."""
+        """Cells per bucket."""
         if self.direct:
-            return int(np.prod(self.caps)) + 1
+            return int(np.prod(self.caps))
         return _capacity(self.count + 1)
 
     def _combined(self, codes: list[np.ndarray], caps: list[int]) -> np.ndarray:
@@ -306,10 +323,10 @@ class KeySpace:
 
     def numbers(self, codes: list[np.ndarray]) -> np.ndarray:
         if not codes:
-            return np.ones(1, np.intp)  # one combination: broadcast
+            return np.zeros(1, np.intp)  # one combination: broadcast
         combined = self._combined(codes, self.caps)
         if self.direct:
-            return combined + 1
+            return combined
         if self._table is None:
             self._table = np.zeros(int(np.prod(self.caps)), np.int32)
             if self.count:
@@ -338,7 +355,7 @@ class KeySpace:
         if not self.caps:
             return []
         if self.direct:
-            return self._split(numbers - 1)
+            return self._split(numbers)
         return [seen[numbers - 1] for seen in self.seen]
 
 
@@ -439,8 +456,7 @@ class DenseGroup:
         elif not self.space.fits(sizes):
             return False
         numbers = self.space.numbers(keys)
-        bucket = lines.array("bucket", str(self.group.bucket))
-        low, high = int(bucket.min()), int(bucket.max())
+        low, high = lines.bucket_range(self.group.bucket)
         first = min(self.first, low) if self.buckets else low
         last = max(self.first + self.buckets - 1, high) if self.buckets else high
         buckets = self.buckets if last - first < self.buckets else _capacity(last - first + 1)
@@ -449,7 +465,7 @@ class DenseGroup:
             return False
         if (first, buckets, width) != (self.first, self.buckets, self.width):
             self._layout(first, buckets, width)
-        cell = (bucket - self.first) * self.width + numbers
+        cell = lines.relative_bucket(self.group.bucket, self.first) * self.width + numbers
         mask = lines.mask(self.group)
         if mask is not None:
             cell = np.where(mask, cell, self.data.shape[1] - 1)
