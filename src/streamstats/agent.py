@@ -22,6 +22,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
+import polars as pl
+
 from streamstats import positions
 from streamstats.aggregate import Engine
 from streamstats.client import AggregatorClient, AggregatorError
@@ -492,15 +494,12 @@ class Agent:
         if output is not None:
             self.resync({s.name: {} for s in self.stats.statistics})
             self.read_to_end()
-            # polars writes each statistic's rows (a JSON array of objects), one table at a time.
             lines, counted = int(self.metrics.lines.get()), int(self.metrics.counted.get())
             output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{')
             counts = self.counters.take()
             for n, stat in enumerate(self.stats.statistics):
                 output.write(f"{',' if n else ''}{json.dumps(stat.name)}:")
-                output.flush()
-                # Straight to the file, each table freed once written: no copy of it as a str.
-                counts.pop(stat.name).sort(list(stat.columns)).write_json(output.buffer)
+                _write_rows(counts.pop(stat.name).sort(list(stat.columns)), output)
             output.write("}}\n")
             return 0
         if not self.resync():
@@ -516,6 +515,16 @@ class Agent:
         finally:
             for followed in self.followed.values():
                 followed.stream.close()
+
+
+def _write_rows(frame: pl.DataFrame, output: TextIO, rows: int = 20_000) -> None:
+    """A table as one JSON array of objects, written by polars a slice at a time (the text of a whole
+    table at once would be the run's peak of memory)."""
+    output.write("[")
+    for start in range(0, frame.height, rows):
+        text = frame.slice(start, rows).write_json()
+        output.write(("," if start else "") + text[1:-1])
+    output.write("]")
 
 
 def agent_main(config: Config, once: bool, output_json: bool) -> int:
