@@ -22,10 +22,13 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
+import polars as pl
+
 from streamstats import positions
-from streamstats.aggregate import Accumulator, Engine
+from streamstats.aggregate import Engine
 from streamstats.client import AggregatorClient, AggregatorError
 from streamstats.config import AgentConfig, Config, FileEntry
+from streamstats.counters import Counters
 from streamstats.httpserver import Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
@@ -126,7 +129,7 @@ class Agent:
         self.seq = 0
         self.client = AggregatorClient(self.cfg.aggregator_url, self.cfg.token, self.cfg.request_timeout)
         self.followed: dict[str, _Followed] = {}
-        self.acc = {s.name: Accumulator(s) for s in self.stats.statistics}
+        self.counters = Counters(self.engine)
         self.start_of: dict[str, dict[str, Any]] = {}  # statistic -> position JSON where its counts begin
         self.carried: dict[str, dict[str, Any]] = {}  # statistic -> positions of streams not followed
         self.inflight: _InFlight | None = None
@@ -204,7 +207,7 @@ class Agent:
         for followed in self.followed.values():
             followed.stream.close()
         self.followed.clear()
-        self.acc = {s.name: Accumulator(s) for s in self.stats.statistics}
+        self.counters = Counters(self.engine)
         self.inflight = None
         self.unacked = self.read_since_seal = 0
 
@@ -319,8 +322,7 @@ class Agent:
             return None
         parsed = self.parser.parse(chunk.data)
         active = [s for s in self.stats.statistics if s.name not in followed.waiting]
-        for name, frame in self.engine.count(parsed.frame, active, followed.constants).items():
-            self.acc[name].add(frame)
+        self.counters.add(parsed.frame, active, followed.constants)
         self.metrics.lines.inc(parsed.lines)
         self.metrics.counted.inc(parsed.good)
         for reason, count in parsed.rejected.items():
@@ -333,7 +335,7 @@ class Agent:
     def batch_full(self) -> bool:
         """The counts since the last batch hold enough rows: send them before reading on (a catch-up
         spanning hours of log would otherwise pile up every minute's keys in RAM)."""
-        return sum(acc.rows for acc in self.acc.values()) >= self.cfg.max_batch_rows
+        return self.counters.rows >= self.cfg.max_batch_rows
 
     def read_some(self) -> bool:
         """One chunk from each stream that has one; False when there was nothing to read (a stream
@@ -357,9 +359,10 @@ class Agent:
     def seal(self) -> _InFlight | None:
         """The counts since the last batch as a new batch; None when nothing moved."""
         deltas = []
+        counts = self.counters.take()
         for stat in self.stats.statistics:
             end = self._position(stat)
-            deltas.append((stat, self.start_of[stat.name], end, self.acc[stat.name].take()))
+            deltas.append((stat, self.start_of[stat.name], end, counts[stat.name]))
         if all(start == end for _, start, end, _ in deltas):
             return None
         self.seq += 1
@@ -491,12 +494,12 @@ class Agent:
         if output is not None:
             self.resync({s.name: {} for s in self.stats.statistics})
             self.read_to_end()
-            # polars writes each statistic's rows (a JSON array of objects), one table at a time.
             lines, counted = int(self.metrics.lines.get()), int(self.metrics.counted.get())
             output.write(f'{{"lines":{lines},"counted":{counted},"statistics":{{')
+            counts = self.counters.take()
             for n, stat in enumerate(self.stats.statistics):
-                rows = self.acc[stat.name].take().sort(list(stat.columns)).write_json()
-                output.write(f"{',' if n else ''}{json.dumps(stat.name)}:{rows}")
+                output.write(f"{',' if n else ''}{json.dumps(stat.name)}:")
+                _write_rows(counts.pop(stat.name).sort(list(stat.columns)), output)
             output.write("}}\n")
             return 0
         if not self.resync():
@@ -512,6 +515,16 @@ class Agent:
         finally:
             for followed in self.followed.values():
                 followed.stream.close()
+
+
+def _write_rows(frame: pl.DataFrame, output: TextIO, rows: int = 20_000) -> None:
+    """A table as one JSON array of objects, written by polars a slice at a time (the text of a whole
+    table at once would be the run's peak of memory)."""
+    output.write("[")
+    for start in range(0, frame.height, rows):
+        text = frame.slice(start, rows).write_json()
+        output.write(("," if start else "") + text[1:-1])
+    output.write("]")
 
 
 def agent_main(config: Config, once: bool, output_json: bool) -> int:

@@ -3,12 +3,13 @@ when to try again (it keeps reading meanwhile)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import requests
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from streamstats.protocol import compress
+
+if TYPE_CHECKING:
+    import requests
 
 
 class AggregatorError(RuntimeError):
@@ -25,12 +26,22 @@ class AggregatorClient:
     url: str
     token: str
     timeout: float
+    _session: requests.Session | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {self.token}"
+    @property
+    def session(self) -> requests.Session:
+        # Imported at the first request: an agent that only prints (--once --output json) never sends,
+        # and requests takes 40 ms of CPU to import.
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["Authorization"] = f"Bearer {self.token}"
+        return self._session
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
+
         try:
             response = self.session.request(
                 method, self.url + path, timeout=(min(self.timeout, 5.0), self.timeout), **kwargs
@@ -58,4 +69,5 @@ class AggregatorClient:
         return self._request("POST", "/v1/batches", data=data, headers=headers)
 
     def close(self) -> None:
-        self.session.close()
+        if self._session is not None:
+            self._session.close()

@@ -98,6 +98,19 @@ def _as(column: str, dtype: pl.DataType, current: pl.DataType) -> pl.Expr:
     return pl.col(column).str.strip_chars_start(" ").cast(dtype, strict=False)
 
 
+def chunked_like(series: pl.Series, template: pl.Series) -> pl.Series:
+    """`series` in the chunks of `template`: a frame whose columns are chunked alike is never copied
+    whole (polars re-chunks every column of a frame at its first select otherwise)."""
+    lengths = template.chunk_lengths()
+    if len(lengths) == 1 or series.chunk_lengths() == lengths:
+        return series
+    pieces, start = [], 0
+    for length in lengths:
+        pieces.append(series.slice(start, length))
+        start += length
+    return pl.concat(pieces, rechunk=False)
+
+
 def _duration_list(name: str) -> pl.Expr:
     """nginx lists one time per upstream tried ("0.010, 0.020 : 0.005"); the request took their sum."""
     text = pl.col(name)
@@ -222,8 +235,9 @@ class ChunkParser:
         doubts: list[pl.Expr] = []  # each counts rows that are not plainly good
         lists: list[str] = []
         texts: list[str] = []  # integer fields read as text (optional ones: "-" is allowed)
+        schema = raw.schema
         for spec in self.format.fields:
-            column, current, value = pl.col(spec.name), raw.schema[spec.name], pl.col(f"_v_{spec.name}")
+            column, current, value = pl.col(spec.name), schema[spec.name], pl.col(f"_v_{spec.name}")
             if spec.type == "timestamp":
                 if spec.encoding != "msec" or current != pl.Float64:
                     return None
@@ -262,7 +276,7 @@ class ChunkParser:
                 summed = raw.select(pl.col(name).gather(rows)).select(_duration_list(name)).to_series()
                 if summed.null_count():
                     return None
-                out = out.with_columns(out[name].scatter(rows, summed))
+                out = out.with_columns(chunked_like(out[name].scatter(rows, summed), out[TS]))
         drop = self.format.timestamp.name
         return out.select([c for c in out.columns if c != drop and not c.startswith("_v_")])
 

@@ -25,6 +25,9 @@ from streamstats.logs import event
 from streamstats.positions import FP_BYTES, FilePos, prefix_hash, read_prefix
 
 log = logging.getLogger("streamstats.tail")
+# How far back from the end of a read its last newline is looked for first (a longer last line: the
+# chunk is read whole and cut, a copy).
+_PROBE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ class Stream:
         if f.offset == 0 and f.fp_len == 0 and self.previous is not None and self._skipped_a_copy():
             return None
         want = max_bytes if limit is None else min(max_bytes, limit - f.offset)
-        data = os.pread(f.fd, want, f.offset) if want > 0 else b""
+        data = self._read_lines(want) if want > 0 else b""
         if data:
             if f.live and not self._prefix_intact():
                 return self._truncated()
@@ -244,6 +247,18 @@ class Stream:
             if len(data) >= max_bytes:
                 return self._skip_long_line(max_bytes)
         return self._at_end(len(data))
+
+    def _read_lines(self, want: int) -> bytes:
+        """Up to `want` bytes from the offset, ending at the last newline in them when the file has
+        them all: the end is looked for first, so that the chunk needs no copy to cut it there."""
+        f = self.file
+        assert f is not None
+        if want > _PROBE:
+            tail = os.pread(f.fd, _PROBE, f.offset + want - _PROBE)
+            end = tail.rfind(b"\n")
+            if len(tail) == _PROBE and end >= 0:
+                return os.pread(f.fd, want - _PROBE + end + 1, f.offset)
+        return os.pread(f.fd, want, f.offset)
 
     def _skipped_a_copy(self) -> bool:
         """Before the first byte of a file that followed another: if it was written and truncated in

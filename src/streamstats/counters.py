@@ -1,0 +1,110 @@
+"""The counts of one batch: every statistic of a set, counted chunk by chunk.
+
+The statistics numpy can count (all but the top-N ones) go to dense groups (`streamstats.dense`),
+one per grouping; the top-N ones, and whatever a dense group hands over (a chunk it cannot count, or
+its counts when its layout has to change), go to the polars path (`streamstats.aggregate`). Both give
+the same rows: `take` merges what the two hold for a statistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from streamstats.aggregate import Accumulator, Engine, Grouping, grouping, owned
+from streamstats.dense import ChunkColumns, Codes, DenseGroup, Unsupported, new_codes
+from streamstats.statistics import Statistic
+
+
+class Counters:
+    """A batch's counters for a statistic set; `take` empties them (the next batch starts afresh, and
+    with it the numbering of the key columns, so that the dictionaries never outgrow a batch)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        fmt = engine.stats.format
+        self._nullable = {f.name for f in fmt.fields if not f.required and f.type in ("int", "duration")}
+        self._start()
+
+    def _start(self) -> None:
+        self.codes: dict[str, Codes] = {}
+        self.groups: dict[tuple[Grouping, tuple[str, ...]], DenseGroup] = {}
+        self.acc = {s.name: Accumulator(s) for s in self.engine.stats.statistics}
+
+    def _group(self, group: Grouping, members: list[Statistic]) -> DenseGroup:
+        # Keyed by the members too: a statistic that starts counting later (it waited for its position)
+        # gets a group of its own, so that one group's counters always cover the same lines.
+        key = (group, tuple(s.name for s in members))
+        if key not in self.groups:
+            self.groups[key] = DenseGroup(group, members, self._nullable)
+            for field in members[0].keys:
+                if field.name not in self.codes:
+                    self.codes[field.name] = new_codes(field)
+        return self.groups[key]
+
+    def _hand_over(self, dense: DenseGroup) -> None:
+        for stat, frame in dense.take(self.codes):
+            self.acc[stat.name].add(frame)
+
+    def _count_dense(self, dense: DenseGroup, lines: ChunkColumns) -> bool:
+        try:
+            if dense.count(lines, self.codes):
+                return True
+            self._hand_over(dense)
+            return dense.count(lines, self.codes)
+        except Unsupported:
+            return False
+
+    def add(self, frame: pl.DataFrame, stats: Iterable[Statistic], constants: dict[str, str]) -> None:
+        """Count a parsed chunk for each statistic in `stats`."""
+        if frame.is_empty():
+            return
+        groups: dict[Grouping, list[Statistic]] = {}
+        other: list[Statistic] = []
+        for stat in stats:
+            if stat.top:
+                other.append(stat)
+            else:
+                groups.setdefault(grouping(stat), []).append(stat)
+        lines = ChunkColumns(frame, constants, self.codes, self.engine.lengths)
+        for group, members in groups.items():
+            if not self._count_dense(self._group(group, members), lines):
+                other += members
+        for name, part in self._count_polars(lines, other).items():
+            self.acc[name].add(part)
+
+    def _count_polars(self, lines: ChunkColumns, stats: list[Statistic]) -> dict[str, pl.DataFrame]:
+        """The polars path (top-N statistics, and what the dense groups could not count), over frames
+        of just the columns (and the sampled lines) its group-bys read."""
+        groups = self.engine.groups(stats)
+        frames: dict[tuple[int, str] | None, pl.LazyFrame] = {}
+        for group in groups:
+            if group.sample not in frames:
+                members = [s for g, m in groups.items() if g.sample == group.sample for s in m]
+                frames[group.sample] = lines.subset(members, group.sample).lazy()
+        if not groups:
+            return {}
+        return {name: owned(part) for name, part in self.engine.collect(groups, frames).items()}
+
+    @property
+    def rows(self) -> int:
+        return sum(acc.rows for acc in self.acc.values()) + sum(g.rows for g in self.groups.values())
+
+    def take(self) -> dict[str, pl.DataFrame]:
+        """Every statistic's rows since the last take."""
+        dense: dict[str, list[pl.DataFrame]] = {}
+        for group in self.groups.values():
+            for stat, frame in group.take(self.codes):
+                dense.setdefault(stat.name, []).append(frame)
+        out = {}
+        for stat in self.engine.stats.statistics:
+            parts, acc = dense.get(stat.name, []), self.acc[stat.name]
+            if len(parts) == 1 and not acc.rows:
+                out[stat.name] = parts[0]  # the cells of one group are distinct already
+                continue
+            for part in parts:
+                acc.add(part)
+            out[stat.name] = acc.take()
+        self._start()
+        return out
