@@ -103,6 +103,7 @@ from ansible.module_utils.chef_common import chef_client, chef_errors, chef_modu
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):
     from chef_api.clients import (
+        CLIENT_FLAGS,
         create_client,
         delete_client,
         flag_changes,
@@ -125,7 +126,7 @@ def main() -> None:
     )
     params = module.params
     name = params["name"]
-    wanted = {flag: params[flag] for flag in ("admin", "validator") if params[flag] is not None}
+    wanted = {flag: params[flag] for flag in CLIENT_FLAGS if params[flag] is not None}
     client = chef_client(module)
     result = {"changed": False, "created": False, "private_key": None}
     with chef_errors(module):

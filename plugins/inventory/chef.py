@@ -148,8 +148,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 try:
     from chef_api import ChefClient, ChefError, ChefSettings
-    from chef_api.nodes import KNIFE_STATUS_KEYS, NodeSummary, split_attribute_path
-    from chef_api.search import partial_search
+    from chef_api.nodes import NodeSummary, summary_rows
 
     CHEF_API_MISSING = None
 except ImportError as exc:
@@ -200,17 +199,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _fetch(self) -> list[dict]:
         settings = ChefSettings(**{name: self.get_option(name) for name in _CONNECTION_OPTIONS})
         try:
-            keys = {
-                **KNIFE_STATUS_KEYS,
-                **{alias: split_attribute_path(p) for alias, p in self.get_option("attributes").items()},
-            }
             with ChefClient.from_settings(settings) as client:
-                found = partial_search(
-                    client, "node", keys, self.get_option("query"), rows=self.get_option("rows")
-                )
+                query, attributes = self.get_option("query"), self.get_option("attributes")
+                return summary_rows(client, query, attributes, rows=self.get_option("rows"))
         except (ChefError, ValueError) as exc:
             raise AnsibleParserError(f"chef inventory {settings.server_url}: {exc}") from None
-        return [row["data"] for row in found if (row.get("data") or {}).get("name")]
 
     def _host_vars(self, node: NodeSummary) -> dict:
         fields = {

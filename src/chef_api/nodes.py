@@ -279,13 +279,15 @@ class NodeSummary:
         )
 
 
-def node_summaries(
+def summary_rows(
     client: ChefClient,
     query: str = "*:*",
     extra_attributes: Mapping[str, str | Sequence[str]] | None = None,
     *,
     rows: int = 1000,
-) -> list[NodeSummary]:
+) -> list[dict[str, Any]]:
+    """Every matching node's partial-search data (plain JSON, for a cache), keyed as KNIFE_STATUS_KEYS
+    plus the extra attributes: `NodeSummary.from_row` reads it."""
     keys = {**KNIFE_STATUS_KEYS, **{a: split_attribute_path(p) for a, p in (extra_attributes or {}).items()}}
     rows_found = partial_search(client, "node", keys, query, rows=rows)
-    return [NodeSummary.from_row(row["data"]) for row in rows_found if (row.get("data") or {}).get("name")]
+    return [row["data"] for row in rows_found if (row.get("data") or {}).get("name")]

@@ -102,7 +102,6 @@ class Aggregator:
         self._stop = threading.Event()
         self._draining = False
         self._conn: pymysql.connections.Connection | None = None
-        self._last_db_ok = 0.0
 
     # --- HTTP ------------------------------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
@@ -249,7 +248,6 @@ class Aggregator:
             )
             return
         state.failures = 0
-        self._last_db_ok = time.monotonic()
         self.metrics.db_up.set(1)
         self.metrics.rows_written.inc(outcome.rows, statistic=state.stat.name)
         self.metrics.flush_seconds.observe(outcome.seconds, statistic=state.stat.name)

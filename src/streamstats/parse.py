@@ -20,8 +20,6 @@ import polars as pl
 
 from streamstats.formats import FieldSpec, LogFormat
 
-# The order is the precedence when a line has several faults.
-REASONS = ("binary", "field_count", "format", "invalid_timestamp", "invalid_number", "too_long", "truncated")
 TS = "_ts"  # the parsed timestamp, whole epoch seconds
 SAMPLE_CHARS = 300
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"

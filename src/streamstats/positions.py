@@ -31,9 +31,6 @@ class FilePos:
     def at(self, offset: int) -> FilePos:
         return FilePos(self.dev, self.ino, self.fp, self.fp_len, offset)
 
-    def same_file(self, other: FilePos) -> bool:
-        return (self.dev, self.ino, self.fp, self.fp_len) == (other.dev, other.ino, other.fp, other.fp_len)
-
 
 Position = dict[str, FilePos]  # stream path -> where its reading stands
 

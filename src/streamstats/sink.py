@@ -36,8 +36,6 @@ STAGING_REFUSED = frozenset({1044, 1148, 3948, 4166})
 # Strings enclosed in double quotes, a quote inside doubled, no escape character: polars' CSV writer
 # with quote_style="non_numeric" writes exactly this, tabs, newlines and backslashes included.
 LOAD_FORMAT = "FIELDS TERMINATED BY '\\t' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n'"
-DEADLOCK = 1213
-LOCK_WAIT_TIMEOUT = 1205
 
 
 def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:

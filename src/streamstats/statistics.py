@@ -138,10 +138,6 @@ class StatisticSet:
     def get(self, name: str) -> Statistic | None:
         return next((s for s in self.statistics if s.name == name), None)
 
-    @property
-    def used_fields(self) -> set[str]:
-        return {f for s in self.statistics for f in s.fields}
-
 
 def _name(raw: Any, key: str) -> str:
     if not isinstance(raw, str) or not _NAME.match(raw):

@@ -49,11 +49,3 @@ def parse_size(value: object) -> int:
     if size < 0:
         raise ValueError(f"negative size: {value!r}")
     return size
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact spelling of a whole number of seconds (3600 -> "1h"), for names and docs."""
-    for unit, factor in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= factor and seconds % factor == 0:
-            return f"{int(seconds // factor)}{unit}"
-    return f"{seconds:g}s"

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from leaseweb_api import LeasewebClient, RetryPolicy
-from tests.support import require_binary
+from tests.support import require_binary, simulator_admin
 
 SEED = Path(__file__).parent / "seed.yml"
 # Quick retries keep the retry tests short; the delays themselves are what the tests look at.
@@ -27,15 +27,7 @@ class SimulatorProcess:
     log_path: Path
 
     def admin(self, method: str, name: str, payload: Any = None) -> requests.Response:
-        response = requests.request(
-            method,
-            f"{self.url}/_simulator/{name}",
-            json=payload,
-            headers={"X-LSW-Auth": self.api_key},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return response
+        return simulator_admin(self.url, self.api_key, method, name, payload)
 
     def reset(self) -> None:
         self.admin("POST", "reset")

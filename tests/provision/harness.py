@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from lab.daemons import Daemon
 from lab.paths import REPO_ROOT
 from lab.twin import Twin
+from tests.support import simulator_admin
 from tests.twin.support import BootServer
 
 SERVER_ID = "91000001"
@@ -154,14 +154,8 @@ class ProvisionLab:
         return run
 
     def admin(self, method: str, name: str, payload: Any = None) -> Any:
-        response = requests.request(
-            method,
-            f"http://127.0.0.1:{self.simulator.port}/_simulator/{name}",
-            json=payload,
-            headers={"X-LSW-Auth": self.api_key},
-            timeout=10,
-        )
-        response.raise_for_status()
+        url = f"http://127.0.0.1:{self.simulator.port}"
+        response = simulator_admin(url, self.api_key, method, name, payload)
         return response.json() if response.content else None
 
     def server_state(self) -> dict[str, Any]:
