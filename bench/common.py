@@ -122,6 +122,12 @@ def measure(command: list[str], env: dict[str, str] | None = None, timeout: floa
     return Run(float(user) + float(system), wall, int(rss_kb) / 1024, stdout)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process so far (/proc/PID/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def spread(values: list[float], digits: int = 2) -> dict[str, float]:
     """Best (the least disturbed run on a shared machine) and median of repeated measurements."""
     return {"best": round(min(values), digits), "median": round(statistics.median(values), digits)}
@@ -231,32 +237,10 @@ class ConfiguredMariaDB(MariaDB):
     def config(self) -> str:
         raise NotImplementedError
 
-    def start(self, timeout: float = 60) -> None:
+    def command(self) -> list[str]:
         cnf = self.base / "server.cnf"
         cnf.write_text(self.config())
-        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-        self.process = subprocess.Popen(
-            [mariadbd, f"--defaults-file={cnf}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self._wait(timeout)
-
-    def _wait(self, timeout: float) -> None:
-        import pymysql
-
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited: {self.log.read_text()[-2000:]}")
-            try:
-                self.root().close()
-                return
-            except pymysql.MySQLError:
-                time.sleep(0.2)
-        raise RuntimeError(f"mariadbd did not answer within {timeout} s")
+        return [shutil.which("mariadbd") or "/usr/sbin/mariadbd", f"--defaults-file={cnf}"]
 
     def settings(self) -> dict[str, str]:
         """The SETTINGS variables as the running server has them."""

@@ -44,6 +44,7 @@ from common import (
     ConfiguredMariaDB,
     Machine,
     cnf_options,
+    process_cpu_seconds,
     spread,
     spread_max,
     start_default_mariadb,
@@ -93,15 +94,10 @@ def _flushes(stat: Statistic, rows: int, batch: int) -> list[pl.DataFrame]:
     return [_frame(stat, max(0, start - batch // 2), batch) for start in range(0, rows, batch)]
 
 
-def _server_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
-
-
 def write_path(cfg: MySQLConfig, stat: Statistic, flushes: list[pl.DataFrame], pid: int) -> Run:
     conn = connect(cfg)
     position, written, seconds = "{}", 0, 0.0
-    cpu = _server_cpu(pid)
+    cpu = process_cpu_seconds(pid)
     for n, frame in enumerate(flushes):
         end = json.dumps({"offset": n + 1})
         pending = {"edge01": [Segment(position, end, [frame], "0" * 32, n + 1)]}
@@ -110,7 +106,7 @@ def write_path(cfg: MySQLConfig, stat: Statistic, flushes: list[pl.DataFrame], p
         seconds += outcome.seconds
         position = end
     conn.close()
-    return {"rows": written, "seconds": seconds, "server_cpu_seconds": _server_cpu(pid) - cpu}
+    return {"rows": written, "seconds": seconds, "server_cpu_seconds": process_cpu_seconds(pid) - cpu}
 
 
 def naive(server: ConfiguredMariaDB, database: str, stat: Statistic, frame: pl.DataFrame, pid: int) -> Run:
@@ -120,7 +116,7 @@ def naive(server: ConfiguredMariaDB, database: str, stat: Statistic, frame: pl.D
     marks = ", ".join(["FROM_UNIXTIME(%s)"] + ["%s"] * (len(stat.columns) - 1))
     updates = ", ".join(f"{c} = {c} + VALUES({c})" for c in stat.value_columns)
     sql = f"INSERT INTO stat_{stat.name} ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
-    cpu = _server_cpu(pid)
+    cpu = process_cpu_seconds(pid)
     began = time.monotonic()
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00'")
@@ -128,7 +124,7 @@ def naive(server: ConfiguredMariaDB, database: str, stat: Statistic, frame: pl.D
             cur.execute(sql, row)
     seconds = time.monotonic() - began
     conn.close()
-    return {"rows": frame.height, "seconds": seconds, "server_cpu_seconds": _server_cpu(pid) - cpu}
+    return {"rows": frame.height, "seconds": seconds, "server_cpu_seconds": process_cpu_seconds(pid) - cpu}
 
 
 def _local_infile(server: ConfiguredMariaDB, allowed: bool) -> None:

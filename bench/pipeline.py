@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, Machine, start_tuned_mariadb, write_result
+from common import CACHE, Machine, process_cpu_seconds, start_tuned_mariadb, write_result
 
 from streamstats import generate
 from tests.streamstats.harness import Lab, Service, file_totals, wait_until
@@ -52,11 +52,10 @@ def _proc(service: Service) -> tuple[float, float]:
     """CPU seconds and peak RSS (MB) of a running service."""
     assert service.process is not None
     pid = service.process.pid
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     hwm = next(
         line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
     )
-    return (int(fields[11]) + int(fields[12])) / 100, int(hwm.split()[1]) / 1024
+    return process_cpu_seconds(pid), int(hwm.split()[1]) / 1024
 
 
 def _probe_line(template: bytes, now: float) -> bytes:

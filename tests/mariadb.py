@@ -75,29 +75,30 @@ class MariaDB:
             timeout=120,
         )
 
-    def start(self, timeout: float = 60) -> None:
+    def command(self) -> list[str]:
+        """How mariadbd is started: the tests' options, nothing from /etc/mysql."""
         mariadbd = require_binary("mariadbd") if shutil.which("mariadbd") else "/usr/sbin/mariadbd"
+        return [
+            mariadbd,
+            "--no-defaults",
+            f"--user={getpass.getuser()}",
+            f"--datadir={self.datadir}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.base / 'mysqld.pid'}",
+            f"--log-error={self.log}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=256M",
+            "--innodb-log-file-size=128M",
+            f"--innodb-flush-log-at-trx-commit={self.flush_at_commit}",
+            "--max-connections=200",
+            "--local-infile=1",
+        ]
+
+    def start(self, timeout: float = 60) -> None:
         self.process = subprocess.Popen(
-            [
-                mariadbd,
-                "--no-defaults",
-                f"--user={getpass.getuser()}",
-                f"--datadir={self.datadir}",
-                f"--socket={self.socket}",
-                f"--pid-file={self.base / 'mysqld.pid'}",
-                f"--log-error={self.log}",
-                f"--port={self.port}",
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-                "--innodb-buffer-pool-size=256M",
-                "--innodb-log-file-size=128M",
-                f"--innodb-flush-log-at-trx-commit={self.flush_at_commit}",
-                "--max-connections=200",
-                "--local-infile=1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
