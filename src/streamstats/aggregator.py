@@ -1,15 +1,20 @@
 """The aggregator: receives agents' batches over HTTP, merges them in RAM and writes each statistic to
 MySQL at its own flush interval, counters and checkpoints in one transaction (see sink.py).
 
-In RAM, per agent and statistic: the position up to which deltas were accepted (`known`) and the
-pending segments not yet written. A batch is accepted only if it starts where `known` stands, so the
-pending data is always one contiguous run of the agent's log; a resend of what was accepted already is
-acknowledged without applying it; anything else is a 409 and the agent re-reads from its positions.
+In RAM, per agent and statistic: the position up to which deltas were accepted (`known`); per
+statistic, the accepted deltas summed over all agents with each agent's chain of positions
+(streamstats.pending). A batch is accepted only if it starts where `known` stands, so each chain is one
+contiguous run of the agent's log; a resend of what was accepted already is acknowledged without
+applying it; anything else is a 409 and the agent re-reads from its positions.
+
+A write that failed may or may not have committed: its generation is kept sealed, new deltas go to a
+fresh one, and the next attempt finds out from the checkpoints. If another writer moved a checkpoint
+(the agent was routed to another aggregator meanwhile), the statistic's sums cannot be split by agent:
+they are dropped and all their agents re-read from MySQL, which keeps the totals exact.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import signal
@@ -21,19 +26,14 @@ from typing import Any
 import pymysql
 
 from streamstats.config import AGENT_ID, AggregatorConfig, Config
+from streamstats.credentials import Credentials, may_write
 from streamstats.httpserver import Request, Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
+from streamstats.pending import Chain, Overflow, Pending
 from streamstats.protocol import Batch, InvalidBatch, decode_batch, decompress
 from streamstats.schema import migrate
-from streamstats.sink import (
-    INITIAL_POSITION,
-    Segment,
-    connect,
-    delete_expired,
-    load_positions,
-    write_statistic,
-)
+from streamstats.sink import INITIAL_POSITION, connect, delete_expired, load_positions, write_statistic
 from streamstats.slots import until_slot
 from streamstats.statistics import Statistic
 
@@ -46,13 +46,21 @@ _AGENT_POSITIONS = "/v1/agents/"
 class _StatState:
     stat: Statistic
     table: str
-    pending: dict[str, list[Segment]] = field(default_factory=dict)
+    current: Pending = field(init=False)
+    sealed: Pending | None = None  # a write that failed: committed or not, the checkpoints will tell
     next_flush: float = 0.0
     failures: int = 0
 
+    def __post_init__(self) -> None:
+        self.current = Pending(self.stat)
+
     @property
     def rows(self) -> int:
-        return sum(s.rows for segments in self.pending.values() for s in segments)
+        return self.current.rows + (self.sealed.rows if self.sealed else 0)
+
+    @property
+    def empty(self) -> bool:
+        return not self.current.chains and self.sealed is None
 
 
 class _Metrics:
@@ -77,6 +85,16 @@ class _Metrics:
         self.conflicts = registry.counter(
             "streamstats_aggregator_conflicts_total", "Agent data dropped because its checkpoint moved"
         )
+        self.overflows = registry.counter(
+            "streamstats_aggregator_overflow_refused_total",
+            "Batches refused because a sum would reach 2^62",
+            ("statistic",),
+        )
+        self.quarantined = registry.counter(
+            "streamstats_aggregator_rows_quarantined_total",
+            "Rows set aside because a stored counter would overflow",
+            ("statistic",),
+        )
         self.pending_rows = registry.gauge(
             "streamstats_aggregator_pending_rows", "Rows waiting to be written"
         )
@@ -95,6 +113,7 @@ class Aggregator:
         self.stats = config.statistics
         self.registry = Registry()
         self.metrics = _Metrics(self.registry)
+        self.credentials = Credentials(self.cfg.tokens, self.cfg.credentials_file)
         self._lock = threading.Lock()
         self._states = {s.name: _StatState(s, self.cfg.table_prefix + s.name) for s in self.stats.statistics}
         self._known: dict[tuple[str, str], str] = {}
@@ -104,25 +123,41 @@ class Aggregator:
         self._conn: pymysql.connections.Connection | None = None
 
     # --- HTTP ------------------------------------------------------------------------------------------
-    def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("Authorization") or ""
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.cfg.tokens)
-
     def route(self, request: Request) -> Response:
-        if not self._authorized(request):
+        identity = self.credentials.identify(request.headers.get("Authorization") or "", time.monotonic())
+        if identity is None:
             return Response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
         if request.method == "POST" and request.path == "/v1/batches":
-            return self._post_batch(request)
+            return self._post_batch(request, identity)
         if (
             request.method == "GET"
             and request.path.startswith(_AGENT_POSITIONS)
             and request.path.endswith("/positions")
         ):
-            return self._get_positions(request.path[len(_AGENT_POSITIONS) : -len("/positions")])
+            agent = request.path[len(_AGENT_POSITIONS) : -len("/positions")]
+            if not may_write(identity, agent):
+                return self._forbidden(identity, agent)
+            return self._get_positions(agent)
         return Response(404, {"error": "not found"})
 
-    def _post_batch(self, request: Request) -> Response:
+    def _forbidden(self, identity: str, agent: str) -> Response:
+        self.metrics.batches.inc(result="forbidden")
+        event(log, logging.WARNING, "forbidden", credential=identity, agent=agent)
+        return Response(403, {"error": f"this credential belongs to agent {identity}, not {agent}"})
+
+    def _refusal(self) -> Response | None:
+        """Why no batch can be taken now, before its body is read."""
+        if self._draining:
+            return Response(503, {"error": "draining"}, {"Retry-After": "5"})
+        if self.pending_rows() > self.cfg.max_pending_rows:
+            self.metrics.batches.inc(result="busy")
+            return Response(503, {"error": "too many pending rows"}, {"Retry-After": "5"})
+        return None
+
+    def _post_batch(self, request: Request, identity: str) -> Response:
+        refusal = self._refusal()
+        if refusal is not None:
+            return refusal
         body = request.read_body(self.cfg.max_body)
         if body is None:
             self.metrics.batches.inc(result="too_large")
@@ -138,8 +173,8 @@ class Aggregator:
             self.metrics.batches.inc(result="invalid")
             event(log, logging.WARNING, "invalid_batch", detail=str(exc))
             return Response(422, {"error": "invalid", "detail": str(exc)})
-        if self._draining:
-            return Response(503, {"error": "draining"}, {"Retry-After": "5"})
+        if not may_write(identity, batch.agent):
+            return self._forbidden(identity, batch.agent)
         return self._apply(batch)
 
     def _load_known(self, agent: str, names: list[str]) -> None:
@@ -159,25 +194,27 @@ class Aggregator:
                     self._known[(agent, name)] = stored.get(name, INITIAL_POSITION)
                     self._stale.discard((agent, name))
 
+    def _classify(self, batch: Batch) -> tuple[list, list[str], list[str]]:
+        """The batch's deltas as fresh, resent and conflicting (under the lock)."""
+        fresh, resent, conflicts = [], [], []
+        for delta in batch.deltas:
+            key = (batch.agent, delta.statistic.name)
+            known = self._known[key]
+            if key not in self._stale and delta.start == known:
+                fresh.append(delta)
+            elif key not in self._stale and delta.end == known:
+                resent.append(delta.statistic.name)  # accepted before; its answer was lost
+            else:
+                conflicts.append(delta.statistic.name)
+        return fresh, resent, conflicts
+
     def _apply(self, batch: Batch) -> Response:
         try:
             self._load_known(batch.agent, [d.statistic.name for d in batch.deltas])
         except pymysql.MySQLError as exc:
             return Response(503, {"error": "mysql unavailable", "detail": str(exc)}, {"Retry-After": "5"})
         with self._lock:
-            if sum(s.rows for s in self._states.values()) > self.cfg.max_pending_rows:
-                self.metrics.batches.inc(result="busy")
-                return Response(503, {"error": "too many pending rows"}, {"Retry-After": "5"})
-            fresh, resent, conflicts = [], [], []
-            for delta in batch.deltas:
-                key = (batch.agent, delta.statistic.name)
-                known = self._known[key]
-                if key not in self._stale and delta.start == known:
-                    fresh.append(delta)
-                elif key not in self._stale and delta.end == known:
-                    resent.append(delta.statistic.name)  # accepted before; its answer was lost
-                else:
-                    conflicts.append(delta.statistic.name)
+            fresh, resent, conflicts = self._classify(batch)
             if conflicts:
                 self.metrics.batches.inc(result="conflict")
                 event(
@@ -189,17 +226,27 @@ class Aggregator:
                     stats=",".join(conflicts),
                 )
                 return Response(409, {"error": "position mismatch", "statistics": conflicts})
-            rows = 0
+            moving = [d for d in fresh if d.start != d.end]
+            try:  # all or nothing: check every delta before adding any
+                peaks = [self._states[d.statistic.name].current.check(d.rows) for d in moving]
+            except Overflow as exc:
+                return self._refuse_overflow(batch, exc)
             for delta in fresh:
                 self._known[(batch.agent, delta.statistic.name)] = delta.end
-                if delta.start != delta.end:
-                    segment = Segment(delta.start, delta.end, [delta.rows], batch.run, batch.seq)
-                    self._states[delta.statistic.name].pending.setdefault(batch.agent, []).append(segment)
-                    rows += delta.rows.height
-            self.metrics.rows_received.inc(rows)
-            self.metrics.pending_rows.set(sum(s.rows for s in self._states.values()))
+            for delta, top in zip(moving, peaks, strict=True):
+                chain = Chain(delta.start, delta.end, batch.run, batch.seq)
+                self._states[delta.statistic.name].current.add(batch.agent, chain, delta.rows, top)
+            self.metrics.rows_received.inc(sum(d.rows.height for d in moving))
         self.metrics.batches.inc(result="resent" if resent and not fresh else "ok")
         return Response(200, {"status": "ok", "seq": batch.seq, "resent": resent})
+
+    def _refuse_overflow(self, batch: Batch, exc: Overflow) -> Response:
+        names = [d.statistic.name for d in batch.deltas]
+        for name in names:
+            self.metrics.overflows.inc(statistic=name)
+        self.metrics.batches.inc(result="overflow")
+        event(log, logging.ERROR, "overflow_refused", agent=batch.agent, seq=batch.seq, detail=str(exc))
+        return Response(422, {"error": "invalid", "detail": f"counters would overflow: {exc}"})
 
     def _get_positions(self, agent: str) -> Response:
         if not AGENT_ID.match(agent):
@@ -216,6 +263,9 @@ class Aggregator:
             }
         return Response(200, {"agent": agent, "statistics": out})
 
+    def pending_rows(self) -> int:
+        return sum(state.rows for state in self._states.values())
+
     # --- writing ---------------------------------------------------------------------------------------
     def _db(self) -> pymysql.connections.Connection:
         if self._conn is None or not self._conn.open:
@@ -223,21 +273,22 @@ class Aggregator:
         return self._conn
 
     def _flush(self, state: _StatState) -> None:
+        """Write the sealed generation (a failed write's) or else the current one."""
         with self._lock:
-            pending, state.pending = state.pending, {}
-        if not pending:
-            return
-        top_keep = state.stat.top.n if state.stat.top else None
+            if state.sealed is None:
+                if not state.current.chains:
+                    return
+                state.sealed, state.current = state.current, Pending(state.stat)
+            sealed = state.sealed
         try:
-            outcome = write_statistic(self._db(), state.stat, state.table, pending, top_keep)
+            outcome = write_statistic(
+                self._db(), state.stat, state.table, sealed.rows_to_write(), sealed.chains
+            )
         except (pymysql.MySQLError, OSError) as exc:
             self._conn = None
             self.metrics.db_up.set(0)
             self.metrics.flush_errors.inc(statistic=state.stat.name)
             state.failures += 1
-            with self._lock:  # keep everything, older segments first
-                for agent, segments in pending.items():
-                    state.pending[agent] = segments + state.pending.get(agent, [])
             event(
                 log,
                 logging.WARNING,
@@ -249,20 +300,22 @@ class Aggregator:
             return
         state.failures = 0
         self.metrics.db_up.set(1)
+        if outcome.conflicts:
+            self._drop(state, outcome.conflicts)
+            return
+        with self._lock:
+            state.sealed = None
         self.metrics.rows_written.inc(outcome.rows, statistic=state.stat.name)
         self.metrics.flush_seconds.observe(outcome.seconds, statistic=state.stat.name)
-        if outcome.conflicts:
-            self.metrics.conflicts.inc(len(outcome.conflicts))
-            with self._lock:
-                for agent in outcome.conflicts:
-                    self._stale.add((agent, state.stat.name))
-                    state.pending.pop(agent, None)
+        if outcome.quarantined:
+            self.metrics.quarantined.inc(outcome.quarantined, statistic=state.stat.name)
             event(
                 log,
-                logging.WARNING,
-                "checkpoint_conflict",
+                logging.ERROR,
+                "rows_quarantined",
                 statistic=state.stat.name,
-                agents=",".join(outcome.conflicts),
+                rows=outcome.quarantined,
+                agents=",".join(sorted(sealed.chains)),
             )
         event(
             log,
@@ -271,6 +324,24 @@ class Aggregator:
             statistic=state.stat.name,
             rows=outcome.rows,
             seconds=round(outcome.seconds, 3),
+            already_committed=outcome.already_committed,
+        )
+
+    def _drop(self, state: _StatState, moved: list[str]) -> None:
+        """Another writer moved checkpoints: every agent of this statistic's sums re-reads from MySQL."""
+        with self._lock:
+            agents = set(state.current.chains) | set(state.sealed.chains if state.sealed else ())
+            state.sealed, state.current = None, Pending(state.stat)
+            for agent in agents:
+                self._stale.add((agent, state.stat.name))
+        self.metrics.conflicts.inc(len(agents))
+        event(
+            log,
+            logging.WARNING,
+            "checkpoint_conflict",
+            statistic=state.stat.name,
+            moved=",".join(moved),
+            dropped=",".join(sorted(agents)),
         )
 
     def _retry_delay(self, state: _StatState) -> float:
@@ -304,8 +375,7 @@ class Aggregator:
             if now >= next_expiry:
                 self._expire()
                 next_expiry = time.monotonic() + self.cfg.retention_interval
-            with self._lock:
-                self.metrics.pending_rows.set(sum(s.rows for s in self._states.values()))
+            self.metrics.pending_rows.set(self.pending_rows())
             self._stop.wait(0.2)
 
     def drain(self, deadline: float) -> bool:
@@ -313,17 +383,17 @@ class Aggregator:
         self._draining = True
         while time.monotonic() < deadline:
             for state in self._states.values():
+                self._flush(state)  # a failed write's generation first, then the current one
                 self._flush(state)
             with self._lock:
-                if not any(s.pending for s in self._states.values()):
+                if all(s.empty for s in self._states.values()):
                     return True
             time.sleep(1)
         return False
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        with self._lock:
-            pending = sum(s.rows for s in self._states.values())
-            failing = [s.stat.name for s in self._states.values() if s.failures]
+        pending = self.pending_rows()
+        failing = [s.stat.name for s in self._states.values() if s.failures]
         return not failing, {"pending_rows": pending, "failing": failing, "draining": self._draining}
 
     def _prepare_schema(self, stop: threading.Event) -> bool:
@@ -353,7 +423,7 @@ class Aggregator:
             signal.signal(sig, lambda *_: stop.set())
         if not self._prepare_schema(stop):
             return 0
-        server = serve(self.cfg.listen, self.route, self.registry, self.health)
+        server = serve(self.cfg.listen, self.route, self.registry, self.health, self.cfg.client_timeout)
         host, port = server.server_address[:2]
         event(
             log,

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from streamstats.credentials import AGENT_ID, parse_credentials
 from streamstats.errors import ConfigError
 from streamstats.formats import LogFormat, load_formats
 from streamstats.statistics import StatisticSet, load_statistic_set
 from streamstats.units import parse_duration, parse_size
 
-AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TOKEN = re.compile(r"^[\x21-\x7e]{16,256}$")
 START_AT = ("beginning", "end")
 
@@ -78,8 +78,10 @@ class MySQLConfig:
 @dataclass(frozen=True)
 class AggregatorConfig:
     mysql: MySQLConfig
-    tokens: tuple[str, ...]
+    tokens: tuple[str, ...]  # shared by every agent: the version-1 scheme, kept for rollouts
+    credentials_file: str = ""  # per-agent token digests (streamstats.credentials)
     listen: str = "127.0.0.1:9400"
+    client_timeout: float = 30.0  # a connection idle or stalled this long is closed
     max_body: int = 64 * 2**20
     table_prefix: str = "stat_"
     retention_interval: float = 600.0
@@ -281,8 +283,18 @@ def _aggregator(raw: Any, base: Path) -> AggregatorConfig:
     tokens = list(s.raw.get("tokens", []))
     if s.has("tokens_file"):
         tokens += [t for t in s.secret_file("tokens_file").split() if t]
-    if not tokens:
-        raise ConfigError("aggregator.tokens", "at least one token is required (tokens or tokens_file)")
+    credentials = str(s.base / s.string("credentials_file")) if s.has("credentials_file") else ""
+    if credentials:
+        try:
+            parse_credentials(Path(credentials).read_text(), credentials)
+        except OSError as exc:
+            raise ConfigError(
+                "aggregator.credentials_file", f"cannot read {credentials}: {exc.strerror}"
+            ) from exc
+    if not tokens and not credentials:
+        raise ConfigError(
+            "aggregator.credentials_file", "agents need credentials: credentials_file, tokens or tokens_file"
+        )
     for i, token in enumerate(tokens):
         if not isinstance(token, str) or not TOKEN.match(token):
             raise ConfigError(
@@ -291,7 +303,9 @@ def _aggregator(raw: Any, base: Path) -> AggregatorConfig:
     return AggregatorConfig(
         mysql=_mysql(s),
         tokens=tuple(tokens),
+        credentials_file=credentials,
         listen=_listen(s, "listen", AggregatorConfig.listen) or AggregatorConfig.listen,
+        client_timeout=s.duration("client_timeout", AggregatorConfig.client_timeout, 0.1),
         max_body=s.size("max_body", AggregatorConfig.max_body, 1024),
         table_prefix=s.string("table_prefix", "stat_", re.compile(r"^[a-z][a-z0-9_]{0,15}$")),
         retention_interval=s.duration("retention_interval", AggregatorConfig.retention_interval, 1),

@@ -1,4 +1,7 @@
-"""A small threaded HTTP server for the services: JSON answers, /healthz and /metrics built in."""
+"""A small threaded HTTP server for the services: JSON answers, /healthz and /metrics built in.
+
+A connection idle or stalled (a slow client) for `timeout` seconds is closed, so clients cannot hold
+threads forever; the listen backlog takes a fleet's burst of connects without SYN retries."""
 
 from __future__ import annotations
 
@@ -79,13 +82,21 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], route: Route) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], route: Route, timeout: float) -> None:
+        handler = type("Handler", (_Handler,), {"timeout": timeout})
+        super().__init__(address, handler)
         self.route = route
 
 
-def serve(listen: str, route: Route, registry: Registry, health: Callable[[], tuple[bool, dict]]) -> _Server:
+def serve(
+    listen: str,
+    route: Route,
+    registry: Registry,
+    health: Callable[[], tuple[bool, dict]],
+    timeout: float = 30.0,
+) -> _Server:
     """Start serving `route` plus /healthz and /metrics on HOST:PORT in a daemon thread."""
 
     def with_builtins(request: Request) -> Response:
@@ -97,6 +108,6 @@ def serve(listen: str, route: Route, registry: Registry, health: Callable[[], tu
         return route(request)
 
     host, port = listen.rsplit(":", 1)
-    server = _Server((host, int(port)), with_builtins)
+    server = _Server((host, int(port)), with_builtins, timeout)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

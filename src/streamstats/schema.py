@@ -1,4 +1,5 @@
-"""The SQL schema: three bookkeeping tables and one table per statistic, created and migrated at start.
+"""The SQL schema: four bookkeeping tables (schema version, statistics, checkpoints, quarantine) and
+one table per statistic, created and migrated at start.
 
 A statistic's table has the bucket start (DATETIME, UTC), its key columns and one BIGINT per counter:
 
@@ -20,10 +21,10 @@ import pymysql
 
 from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet
 
-SCHEMA_VERSION = 1
 CHECKPOINTS = "streamstats_checkpoints"
 STATISTICS = "streamstats_statistics"
 VERSION_TABLE = "streamstats_schema"
+QUARANTINE = "streamstats_quarantine"
 _LOCK = "streamstats_schema"
 
 # Each entry brings the bookkeeping tables from version i to i + 1.
@@ -50,7 +51,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
           updated_at DATETIME NOT NULL
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
     ),
+    (
+        f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+          id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+          statistic VARCHAR(64) NOT NULL,
+          row_json MEDIUMTEXT NOT NULL COMMENT 'a summed row that would overflow its stored counters',
+          created_at DATETIME(3) NOT NULL,
+          KEY by_statistic (statistic, created_at)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    ),
 )
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SchemaError(RuntimeError):

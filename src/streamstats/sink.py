@@ -1,15 +1,18 @@
 """Writing a statistic to MySQL: its counters and its agents' checkpoints in one transaction.
 
-Per agent, the aggregator holds contiguous segments of deltas (start position -> end position). The
-transaction locks the agent's checkpoint row and applies the segments from the one starting where the
-checkpoint stands: segments before it were committed already (a commit whose answer was lost), and if
-none starts there the agent's data is dropped and the agent re-reads from the checkpoint. So for every
+The aggregator holds a statistic's deltas summed over its agents, and per agent the chain of positions
+they cover (streamstats.pending). The transaction locks the agents' checkpoint rows and writes only if
+each stands where its chain starts; then the sums and the new checkpoints commit together. So for every
 agent and statistic the counters hold exactly the lines up to the checkpoint, whatever crashes.
+
+A stored counter plus its delta that would not fit a BIGINT (a faulty or hostile agent) is not written:
+that row goes to the quarantine table with its values, and the rest of the flush commits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,12 +21,14 @@ from dataclasses import dataclass, field
 import polars as pl
 import pymysql
 
-from streamstats.aggregate import merge
 from streamstats.config import MySQLConfig
-from streamstats.schema import CHECKPOINTS, primary_key, quote, staging_table_sql
+from streamstats.pending import Chain
+from streamstats.schema import CHECKPOINTS, QUARANTINE, primary_key, quote, staging_table_sql
 from streamstats.statistics import BUCKET_COLUMN, Statistic
 
 INITIAL_POSITION = "{}"  # an agent that has committed nothing
+BIGINT_MAX = 2**63 - 1
+OUT_OF_RANGE = 1690  # ER_DATA_OUT_OF_RANGE: "BIGINT value is out of range" in strict mode
 RETENTION_BATCH = 10_000
 STATEMENT_BYTES = 4 << 20  # well under max_allowed_packet (16 MiB by default)
 # From this many rows on, a flush goes through a staging table: LOAD DATA LOCAL, then one
@@ -65,25 +70,11 @@ def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:
 
 
 @dataclass
-class Segment:
-    """Deltas of one agent and statistic from position `start` to `end`."""
-
-    start: str
-    end: str
-    frames: list[pl.DataFrame]
-    run: str
-    seq: int
-
-    @property
-    def rows(self) -> int:
-        return sum(f.height for f in self.frames)
-
-
-@dataclass
 class FlushOutcome:
     rows: int = 0
-    committed: dict[str, str] = field(default_factory=dict)  # agent -> checkpoint now in the database
-    conflicts: list[str] = field(default_factory=list)  # agents whose data was dropped: must re-read
+    conflicts: list[str] = field(default_factory=list)  # agents whose checkpoint moved elsewhere
+    already_committed: bool = False  # an earlier attempt whose answer was lost wrote it all
+    quarantined: int = 0  # rows set aside: adding them would take a stored counter past BIGINT
     seconds: float = 0.0
 
 
@@ -117,11 +108,11 @@ def _quoted(column: str) -> pl.Expr:
     return pl.lit("'") + text + pl.lit("'")
 
 
-def _values_sql(stat: Statistic, frame: pl.DataFrame) -> pl.Series:
+def _values_sql(stat: Statistic, frame: pl.DataFrame, columns: list[str] | None = None) -> pl.Series:
     """One "(...)" tuple per row, built column-wise (escaping value by value in Python would cost
     more than the server's work)."""
     parts: list[pl.Expr] = []
-    for column in stat.columns:
+    for column in columns or stat.columns:
         dtype = frame.schema[column]
         parts.append(_quoted(column) if dtype == pl.String else pl.col(column).cast(pl.String))
     return frame.select(pl.concat_str(parts, separator=",")).to_series()
@@ -189,11 +180,21 @@ def _upsert_staged(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, fra
     )
 
 
-def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> None:
-    # Primary-key order: concurrent writers of one table then lock rows in the same order.
-    frame = frame.sort(primary_key(stat)).with_columns(
+def _for_sql(stat: Statistic, frame: pl.DataFrame) -> pl.DataFrame:
+    """Primary-key order (concurrent writers of one table then lock rows in the same order), buckets
+    as DATETIME strings."""
+    return frame.sort(primary_key(stat)).with_columns(
         pl.from_epoch(BUCKET_COLUMN, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
     )
+
+
+def _upsert(
+    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame, prepared: bool = False
+) -> None:
+    if not prepared:
+        frame = _for_sql(stat, frame)
+    if frame.is_empty():
+        return
     if frame.height >= STAGED_MIN_ROWS:
         try:
             _upsert_staged(cur, stat, table, frame.select(stat.columns))
@@ -205,52 +206,106 @@ def _upsert(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.
     _upsert_statements(cur, stat, table, frame)
 
 
+def _existing(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The stored rows with the keys of `frame` (bucket as a DATETIME string, as `frame` has it)."""
+    keys = primary_key(stat)
+    selected = [
+        f"DATE_FORMAT({quote(c)}, '%Y-%m-%d %H:%i:%s')" if c == BUCKET_COLUMN else quote(c)
+        for c in [*keys, *stat.value_columns]
+    ]
+    tuples = _values_sql(stat, frame, keys)
+    found: list[tuple] = []
+    for start in range(0, len(tuples), 1000):
+        marks = "),(".join(tuples.slice(start, 1000).to_list())
+        cur.execute(
+            f"SELECT {', '.join(selected)} FROM {quote(table)} "
+            f"WHERE ({', '.join(quote(c) for c in keys)}) IN (({marks}))"
+        )
+        found += cur.fetchall()
+    schema = {c: frame.schema[c] for c in [*keys, *stat.value_columns]}
+    return pl.DataFrame(found, schema=schema, orient="row")
+
+
+def _quarantine(
+    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """Move the rows whose sum with the stored row would not fit a BIGINT into the quarantine table;
+    returns the others. Their data is kept there for an operator, never written wrapped or capped."""
+    keys = primary_key(stat)
+    stored = _existing(cur, stat, table, frame)
+    joined = frame.join(stored, on=keys, how="left", suffix="_stored")
+    too_big = pl.any_horizontal(
+        pl.col(f"{c}_stored").fill_null(0) > pl.lit(BIGINT_MAX, pl.Int64) - pl.col(c)
+        for c in stat.value_columns
+    )
+    bad = joined.filter(too_big).select(frame.columns)
+    if bad.height:
+        cur.executemany(
+            f"INSERT INTO {QUARANTINE} (statistic, row_json, created_at) VALUES (%s, %s, UTC_TIMESTAMP(3))",
+            [(stat.name, json.dumps(row, sort_keys=True)) for row in bad.to_dicts()],
+        )
+    return joined.filter(~too_big).select(frame.columns)
+
+
+def _upsert_or_quarantine(
+    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame
+) -> int:
+    """Upsert the frame; when a stored counter would overflow, set those rows aside and write the rest.
+    Returns how many rows were set aside."""
+    cur.execute("SAVEPOINT upsert")
+    try:
+        _upsert(cur, stat, table, frame)
+        return 0
+    except pymysql.MySQLError as exc:
+        if exc.args[0] != OUT_OF_RANGE:
+            raise
+    cur.execute("ROLLBACK TO SAVEPOINT upsert")
+    ordered = _for_sql(stat, frame)
+    kept = _quarantine(cur, stat, table, ordered)
+    _upsert(cur, stat, table, kept, prepared=True)
+    return ordered.height - kept.height
+
+
 def write_statistic(
     conn: pymysql.connections.Connection,
     stat: Statistic,
     table: str,
-    pending: dict[str, list[Segment]],
-    top_keep: int | None,
+    rows: pl.DataFrame,
+    chains: dict[str, Chain],
 ) -> FlushOutcome:
-    """One transaction: the accepted agents' deltas and their new checkpoints. Raises on database
-    errors (after a rollback): the caller keeps `pending` and tries again later."""
+    """One transaction: the sums of the agents' chained deltas and their new checkpoints, provided
+    every agent's checkpoint stands where its chain starts. If each stands where its chain ends, an
+    earlier attempt wrote it all (its answer was lost); any other checkpoint means another writer moved
+    it: nothing is written and the agents are reported as conflicts (they re-read from MySQL). Raises on
+    database errors (after a rollback): the caller keeps the data and tries again later."""
     began = time.monotonic()
     outcome = FlushOutcome()
-    agents = sorted(pending)
+    agents = sorted(chains)
     try:
         with conn.cursor() as cur:
             in_db = _lock_checkpoints(cur, stat, agents)
-            frames: list[pl.DataFrame] = []
-            checkpoints = []
-            for agent in agents:
-                segments = pending[agent]
-                position = in_db.get(agent, INITIAL_POSITION)
-                first = next((i for i, s in enumerate(segments) if s.start == position), None)
-                if first is None:
-                    if position == segments[-1].end:
-                        outcome.committed[agent] = position  # all of it committed by an earlier attempt
-                    else:
-                        outcome.conflicts.append(agent)
-                    continue
-                frames += [f for s in segments[first:] for f in s.frames]
-                last = segments[-1]
-                checkpoints.append((agent, stat.name, last.end, last.run, last.seq))
-                outcome.committed[agent] = last.end
-            rows = merge(stat, frames, top_keep)
+            moved = [a for a in agents if in_db.get(a, INITIAL_POSITION) != chains[a].start]
+            if moved:
+                if all(in_db.get(a) == chains[a].end for a in agents):
+                    outcome.already_committed = True
+                else:
+                    outcome.conflicts = moved
+                conn.rollback()
+                outcome.seconds = time.monotonic() - began
+                return outcome
             if not rows.is_empty():
-                _upsert(cur, stat, table, rows)
-            if checkpoints:
-                cur.executemany(
-                    f"UPDATE {CHECKPOINTS} SET position = %s, run_id = %s, sequence = %s, "
-                    "updated_at = UTC_TIMESTAMP(3) WHERE agent_id = %s AND statistic = %s",
-                    [(end, run, seq, agent, name) for agent, name, end, run, seq in checkpoints],
-                )
+                outcome.quarantined = _upsert_or_quarantine(cur, stat, table, rows)
+            cur.executemany(
+                f"UPDATE {CHECKPOINTS} SET position = %s, run_id = %s, sequence = %s, "
+                "updated_at = UTC_TIMESTAMP(3) WHERE agent_id = %s AND statistic = %s",
+                [(c.end, c.run, c.seq, agent, stat.name) for agent, c in sorted(chains.items())],
+            )
         conn.commit()
     except BaseException:
         with contextlib.suppress(pymysql.MySQLError, OSError):
             conn.rollback()
         raise
-    outcome.rows = rows.height
+    outcome.rows = rows.height - outcome.quarantined
     outcome.seconds = time.monotonic() - began
     return outcome
 

@@ -129,7 +129,8 @@ def test_agent_mistakes_name_the_key(tmp_path, agent, key):
 @pytest.mark.parametrize(
     ("aggregator", "key"),
     [
-        ({**AGGREGATOR, "tokens": []}, "aggregator.tokens"),
+        ({**AGGREGATOR, "tokens": []}, "aggregator.credentials_file"),
+        ({**AGGREGATOR, "credentials_file": "missing"}, "aggregator.credentials_file"),
         ({**AGGREGATOR, "tokens": ["short"]}, "aggregator.tokens[0]"),
         ({**AGGREGATOR, "mysql": {}}, "aggregator.mysql.database"),
         ({**AGGREGATOR, "mysql": {"database": "x;drop"}}, "aggregator.mysql.database"),

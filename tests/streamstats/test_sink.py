@@ -17,8 +17,9 @@ import pytest
 
 from streamstats.config import MySQLConfig
 from streamstats.formats import load_formats
-from streamstats.schema import CHECKPOINTS, migrate
-from streamstats.sink import INITIAL_POSITION, STAGED_MIN_ROWS, Segment, connect, write_statistic
+from streamstats.pending import Chain
+from streamstats.schema import CHECKPOINTS, QUARANTINE, migrate
+from streamstats.sink import BIGINT_MAX, INITIAL_POSITION, STAGED_MIN_ROWS, connect, write_statistic
 from streamstats.statistics import Statistic, parse_statistic_set
 from tests.mariadb import PASSWORD, USER, MariaDB
 
@@ -61,6 +62,7 @@ TRICKY = [
 ]
 BUCKET = 1_790_000_040
 BIG = 2**62 - 2**40  # counters near the protocol's limit stay exact
+_COLUMNS = ["bucket", "customer", "pop", "requests", "bytes_sent"]
 
 
 @pytest.fixture
@@ -112,8 +114,7 @@ def _frame(rows: int) -> pl.DataFrame:
 
 
 def _write(conn: pymysql.connections.Connection, stat: Statistic, frame: pl.DataFrame, start: str, end: str):
-    pending = {"edge01": [Segment(start, end, [frame], "0" * 32, 1)]}
-    return write_statistic(conn, stat, "stat_traffic", pending, None)
+    return write_statistic(conn, stat, "stat_traffic", frame, {"edge01": Chain(start, end, "0" * 32, 1)})
 
 
 def _staged(conn: pymysql.connections.Connection) -> int:
@@ -156,14 +157,11 @@ def test_every_key_stored_exactly_and_added_to(
     with _server(mariadb, cfg, condition) as user_cfg:
         conn = connect(user_cfg)
         assert _write(conn, stat, frame, INITIAL_POSITION, first).rows == rows
-        assert _write(conn, stat, frame, first, second).committed == {"edge01": second}
+        assert _write(conn, stat, frame, first, second).rows == rows
         assert _staged(conn) == (2 if staged else 0)
         conn.close()
     conn = connect(cfg)
-    expected = {
-        (c, p, b): (2 * r, 2 * s)
-        for b, c, p, r, s in frame.select("bucket", "customer", "pop", "requests", "bytes_sent").iter_rows()
-    }
+    expected = {(c, p, b): (2 * r, 2 * s) for b, c, p, r, s in frame.select(_COLUMNS).iter_rows()}
     assert _table(conn) == expected
     assert _checkpoint(conn) == second
     conn.close()
@@ -184,4 +182,52 @@ def test_a_value_the_table_cannot_hold_commits_nothing(database, rows: int):
         _write(conn, stat, too_long, json.dumps({"offset": 1}), json.dumps({"offset": 2}))
     assert _table(conn) == before
     assert _checkpoint(conn) == json.dumps({"offset": 1})
+    conn.close()
+
+
+@pytest.mark.parametrize("rows", [STAGED_MIN_ROWS + 50, 10], ids=["staged", "statements"])
+def test_rows_that_would_overflow_are_quarantined_and_the_rest_commits(database, rows: int):
+    """A stored counter near BIGINT's limit plus a delta that does not fit: that row goes to the
+    quarantine table with its values, every other row and the checkpoint commit, nothing wraps."""
+    cfg, stat = database
+    conn = connect(cfg)
+    first, second = json.dumps({"offset": 1}), json.dumps({"offset": 2})
+    frame = _frame(rows)
+    near_limit = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(BIGINT_MAX - 10).otherwise("bytes_sent").alias("bytes_sent")
+    )
+    _write(conn, stat, near_limit, INITIAL_POSITION, first)
+    before = _table(conn)
+    outcome = _write(conn, stat, frame, first, second)
+    assert (outcome.quarantined, outcome.rows) == (1, rows - 1)
+    after = _table(conn)
+    bad = frame.row(3, named=True)
+    bad_key = (bad["customer"], bad["pop"], bad["bucket"])
+    assert after[bad_key] == before[bad_key]
+    added = {(c, p, b): (r, v) for b, c, p, r, v in frame.select(_COLUMNS).iter_rows()}
+    for key, (requests, sent) in added.items():
+        if key != bad_key:
+            assert after[key] == (before[key][0] + requests, before[key][1] + sent)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT statistic, row_json FROM {QUARANTINE}")
+        (name, row_json), *more = cur.fetchall()
+    assert (name, more) == ("traffic", [])
+    assert json.loads(row_json)["bytes_sent"] == bad["bytes_sent"]
+    assert _checkpoint(conn) == second
+    conn.close()
+
+
+def test_a_checkpoint_moved_by_another_writer_writes_nothing(database):
+    cfg, stat = database
+    conn = connect(cfg)
+    first, second = json.dumps({"offset": 1}), json.dumps({"offset": 2})
+    _write(conn, stat, _frame(10), INITIAL_POSITION, first)
+    before = _table(conn)
+    stale = _write(conn, stat, _frame(10), INITIAL_POSITION, json.dumps({"offset": 5}))
+    assert (stale.conflicts, stale.rows) == (["edge01"], 0)
+    again = _write(conn, stat, _frame(10), INITIAL_POSITION, first)  # committed, its answer lost
+    assert again.already_committed and not again.conflicts
+    assert _table(conn) == before
+    assert _checkpoint(conn) == first
+    assert _write(conn, stat, _frame(10), first, second).rows == 10
     conn.close()

@@ -1,0 +1,98 @@
+"""What the aggregator holds of a statistic between two writes: the accepted deltas of every agent
+summed into one accumulator (bounded by the distinct keys, not by agents x batches), and per agent the
+chain of positions they cover (from where its checkpoint stood to where its last delta ends).
+
+Sums stay below MAX_COUNTER (2^62): a delta that would push a key past it is refused before it is
+added, so nothing wraps in RAM and a sum added to a database row below 2^62 cannot wrap either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from streamstats.aggregate import Accumulator, merge
+from streamstats.protocol import MAX_COUNTER
+from streamstats.statistics import BUCKET_COLUMN, Statistic
+
+# Parts an aggregator's accumulator takes before compacting: every agent's delta is one part, so more
+# than an agent's (the compaction is a group-by over all of them).
+MAX_PARTS = 64
+
+
+@dataclass
+class Chain:
+    """One agent's accepted deltas of a statistic: from position `start` to `end`, the last of them
+    sent by run `run` as batch `seq`."""
+
+    start: str
+    end: str
+    run: str
+    seq: int
+
+
+class Overflow(ValueError):
+    """Adding the delta would take a sum to MAX_COUNTER or beyond."""
+
+
+def peak(frame: pl.DataFrame, stat: Statistic) -> int:
+    """The largest counter of the frame (0 when empty)."""
+    if frame.is_empty():
+        return 0
+    return int(frame.select(pl.max_horizontal(pl.col(list(stat.value_columns)).max())).item())
+
+
+def overflowing_keys(stat: Statistic, held: pl.DataFrame, delta: pl.DataFrame, limit: int) -> int:
+    """How many keys of `delta` would reach `limit` once added to `held` (computed without adding)."""
+    keys = [BUCKET_COLUMN, *stat.key_columns]
+    joined = delta.join(held, on=keys, how="inner", suffix="_held")
+    if joined.is_empty():
+        return 0
+    crossing = pl.any_horizontal(
+        pl.col(c) >= pl.lit(limit, pl.Int64) - pl.col(f"{c}_held") for c in stat.value_columns
+    )
+    return joined.filter(crossing).height
+
+
+@dataclass
+class Pending:
+    """One generation of a statistic's accepted deltas."""
+
+    stat: Statistic
+    counts: Accumulator = field(init=False)
+    chains: dict[str, Chain] = field(default_factory=dict)
+    bound: int = 0  # no key's sum is above this
+
+    def __post_init__(self) -> None:
+        self.counts = Accumulator(self.stat, MAX_PARTS)
+
+    @property
+    def rows(self) -> int:
+        return self.counts.rows
+
+    def check(self, delta: pl.DataFrame) -> int:
+        """The delta's peak counter, when adding it keeps every sum below MAX_COUNTER; else Overflow.
+        Cheap in the common case (an upper bound), exact when the bound is not enough."""
+        top = peak(delta, self.stat)
+        if self.bound + top < MAX_COUNTER:
+            return top
+        self.bound = peak(self.counts.compact(), self.stat)
+        if self.bound + top < MAX_COUNTER:
+            return top
+        crossing = overflowing_keys(self.stat, self.counts.compact(), delta, MAX_COUNTER)
+        if crossing:
+            raise Overflow(f"{crossing} sums would reach {MAX_COUNTER}")
+        return top
+
+    def add(self, agent: str, chain: Chain, delta: pl.DataFrame, top: int) -> None:
+        """Add a delta `check` accepted, continuing (or starting) the agent's chain."""
+        self.counts.add(delta)
+        self.bound += top
+        held = self.chains.get(agent)
+        self.chains[agent] = Chain(held.start if held else chain.start, chain.end, chain.run, chain.seq)
+
+    def rows_to_write(self) -> pl.DataFrame:
+        """The sums as written: a top-N statistic keeps its N leaders per bucket and key."""
+        top_keep = self.stat.top.n if self.stat.top else None
+        return merge(self.stat, [self.counts.compact()], top_keep)
