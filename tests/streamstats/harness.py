@@ -17,9 +17,18 @@ from typing import Any
 import requests
 import yaml
 
+from streamstats.credentials import digest
 from tests.mariadb import PASSWORD, USER, MariaDB, free_port
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef"  # a shared token (the version-1 scheme), where a test asks for one
+AGENT_IDS = tuple(f"edge{n:02d}" for n in range(1, 10))
+
+
+def agent_token(agent: str) -> str:
+    """The token bound to `agent` in every lab aggregator's credentials file."""
+    return f"{agent}-token-0123456789abcdef"
+
+
 Totals = dict[tuple[str, int], tuple[int, int]]  # (customer, minute) -> (requests, bytes_sent)
 
 
@@ -182,6 +191,10 @@ class Lab:
     def __post_init__(self) -> None:
         self.database = self.mariadb.create_database("streamstats")
         (self.dir / "token").write_text(TOKEN + "\n")
+        lines = [f"{a} sha256:{digest(agent_token(a))}\n" for a in AGENT_IDS]
+        (self.dir / "credentials").write_text("".join(lines))
+        for agent in AGENT_IDS:
+            (self.dir / f"token-{agent}").write_text(agent_token(agent) + "\n")
         (self.dir / "mysql-password").write_text(PASSWORD + "\n")
 
     def write_config(self, name: str, document: dict[str, Any]) -> Path:
@@ -193,7 +206,7 @@ class Lab:
         port = free_port()
         section = {
             "listen": f"127.0.0.1:{port}",
-            "tokens_file": "token",
+            "credentials_file": "credentials",
             "mysql": {
                 "host": "127.0.0.1",
                 "port": self.mariadb.port,
@@ -221,8 +234,9 @@ class Lab:
         self, aggregator: Service | None, files: list[Any], statistics: Any = None, **settings: Any
     ) -> Path:
         port = free_port()
+        agent = settings.pop("id", "edge01")
         section = {
-            "id": settings.pop("id", "edge01"),
+            "id": agent,
             "files": files,
             "flush_interval": "500ms",
             "poll_interval": "50ms",
@@ -236,7 +250,7 @@ class Lab:
             **settings,
         }
         if aggregator is not None:
-            section |= {"aggregator_url": aggregator.url, "token_file": "token"}
+            section |= {"aggregator_url": aggregator.url, "token_file": f"token-{agent}"}
         return self.write_config(
             f"agent{port}.yml", {"statistics": statistics or TEST_STATISTICS, "agent": section}
         )

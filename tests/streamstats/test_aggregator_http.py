@@ -1,10 +1,13 @@
-"""The aggregator's endpoint, spoken to directly: token, body limit, validation of every field, a
-resent batch counted once, a gap refused."""
+"""The aggregator's endpoint, spoken to directly: credentials bound to agents, body limit, validation
+of every field, a resent batch counted once, a gap refused, sums that would overflow kept out, idle and
+slow connections closed."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -14,9 +17,18 @@ import requests
 
 from streamstats.formats import load_formats
 from streamstats.positions import FilePos, to_json
-from streamstats.protocol import encode_batch
+from streamstats.protocol import MAX_COUNTER, encode_batch
+from streamstats.schema import CHECKPOINTS, QUARANTINE
 from streamstats.statistics import load_statistic_set
-from tests.streamstats.harness import TEST_STATISTICS, TOKEN, Lab, Service, db_totals, wait_until
+from tests.streamstats.harness import (
+    TEST_STATISTICS,
+    TOKEN,
+    Lab,
+    Service,
+    agent_token,
+    db_totals,
+    wait_until,
+)
 
 STATS = load_statistic_set(TEST_STATISTICS, load_formats(None), Path("."))
 BILLING = STATS.statistics[0]
@@ -28,10 +40,18 @@ def _position(offset: int) -> dict:
 
 
 def _batch(
-    start: dict, end: dict, seq: int, requests_: int, run: str = "0" * 32, agent: str = "edge07"
+    start: dict,
+    end: dict,
+    seq: int,
+    requests_: int,
+    run: str = "0" * 32,
+    agent: str = "edge07",
+    customer: str = "acme",
+    bytes_sent: int | None = None,
 ) -> bytes:
+    sent = requests_ * 1000 if bytes_sent is None else bytes_sent
     rows = pl.DataFrame(
-        {"bucket": [MINUTE], "customer": ["acme"], "requests": [requests_], "bytes_sent": [requests_ * 1000]}
+        {"bucket": [MINUTE], "customer": [customer], "requests": [requests_], "bytes_sent": [sent]}
     )
     return encode_batch(agent, run, seq, [(BILLING, start, end, rows)])
 
@@ -39,14 +59,16 @@ def _batch(
 @pytest.fixture(scope="module")
 def aggregator(module_lab: Lab) -> Service:
     billing_only = {**TEST_STATISTICS, "statistics": TEST_STATISTICS["statistics"][:1]}
-    service = module_lab.aggregator(max_body="64KiB", statistics=billing_only)
+    service = module_lab.aggregator(
+        max_body="64KiB", statistics=billing_only, client_timeout="2s", tokens_file="token"
+    )
     service.start()
     service.wait_healthy()
     return service
 
 
 def _post(
-    service: Service, body: bytes, token: str = TOKEN, headers: dict | None = None
+    service: Service, body: bytes, token: str = agent_token("edge07"), headers: dict | None = None
 ) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}", **(headers or {})}
     return requests.post(f"{service.url}/v1/batches", data=body, headers=headers, timeout=10)
@@ -121,7 +143,7 @@ def test_a_resent_batch_counts_once_and_a_gap_is_refused(module_lab: Lab, aggreg
     assert refused.json()["statistics"] == ["customer_traffic"]
     positions = requests.get(
         f"{aggregator.url}/v1/agents/edge07/positions",
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers={"Authorization": f"Bearer {agent_token('edge07')}"},
         timeout=10,
     ).json()
     entry = positions["statistics"]["customer_traffic"]
@@ -142,7 +164,7 @@ def test_keys_arrive_exactly_as_sent(module_lab: Lab, aggregator: Service):
         }
     )
     body = encode_batch("edge08", "1" * 32, 1, [(BILLING, {}, _position(10), rows)])
-    assert _post(aggregator, body).status_code == 200
+    assert _post(aggregator, body, token=agent_token("edge08")).status_code == 200
     expected = {(name, MINUTE): (n, 1) for n, name in enumerate(names, 1)}
 
     def arrived() -> bool:
@@ -163,3 +185,102 @@ def test_health_and_metrics(aggregator: Service):
         "streamstats_aggregator_batches_total",
     ):
         assert f"# TYPE {name}" in metrics
+
+
+def _query(lab: Lab, sql: str) -> list[tuple]:
+    with lab.mariadb.root() as conn, conn.cursor() as cur:
+        cur.execute(f"USE `{lab.database}`")
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def test_another_agents_credential_is_refused_and_nothing_written(module_lab: Lab, aggregator: Service):
+    forged = _batch({}, _position(100), 1, 5, agent="edge05", customer="victim")
+    response = _post(aggregator, forged, token=agent_token("edge02"))
+    assert response.status_code == 403
+    assert "edge02" in response.json()["error"]
+    positions = requests.get(
+        f"{aggregator.url}/v1/agents/edge05/positions",
+        headers={"Authorization": f"Bearer {agent_token('edge02')}"},
+        timeout=10,
+    )
+    assert positions.status_code == 403
+    time.sleep(2)  # a flush interval and more
+    assert _query(module_lab, f"SELECT * FROM {CHECKPOINTS} WHERE agent_id = 'edge05'") == []
+    assert not [k for k in db_totals(module_lab.mariadb, module_lab.database) if k[0] == "victim"]
+
+
+def test_a_shared_token_may_still_write_as_any_agent(module_lab: Lab, aggregator: Service):
+    """The version-1 scheme, configured here beside the per-agent credentials (a rollout)."""
+    body = _batch({}, _position(10), 1, 3, agent="edge09", customer="shared-token-customer")
+    assert _post(aggregator, body, token=TOKEN).status_code == 200
+    expected = {("shared-token-customer", MINUTE): (3, 3000)}
+
+    def arrived() -> bool:
+        totals = db_totals(module_lab.mariadb, module_lab.database)
+        return {k: v for k, v in totals.items() if k[0] == "shared-token-customer"} == expected
+
+    wait_until(arrived, 30, "the shared token's batch")
+
+
+def _wait_flushed(lab: Lab, agent: str, position: dict) -> None:
+    def committed() -> bool:
+        rows = _query(lab, f"SELECT position FROM {CHECKPOINTS} WHERE agent_id = '{agent}'")
+        return bool(rows) and json.loads(rows[0][0]) == position
+
+    wait_until(committed, 30, f"{agent}'s flush")
+
+
+def test_overflowing_sums_from_one_agent_leave_the_others_exact(module_lab: Lab, aggregator: Service):
+    """edge03 sends counters at the protocol's limit: a second one in the same flush window is refused
+    (the sum in RAM would reach 2^62); across flushes the stored row nears BIGINT's limit, and the
+    flush that would overflow it sets that row aside. edge04's billing flows and is exact throughout."""
+    huge, run = MAX_COUNTER - 1, uuid.uuid4().hex
+    first = _batch({}, _position(100), 1, 1, run, "edge03", "mallory", huge)
+    assert _post(aggregator, first, token=agent_token("edge03")).status_code == 200
+    crossing = _batch(_position(100), _position(200), 2, 1, run, "edge03", "mallory", huge)
+    refused = _post(aggregator, crossing, token=agent_token("edge03"))
+    assert refused.status_code == 422 and "overflow" in refused.json()["detail"]
+    _wait_flushed(module_lab, "edge03", _position(100))
+    # Each flush adds just under 2^62: the third would take the stored row past 2^63 - 1.
+    for seq, (start, end) in enumerate([(100, 200), (200, 300)], 2):
+        body = _batch(_position(start), _position(end), seq, 1, run, "edge03", "mallory", huge)
+        assert _post(aggregator, body, token=agent_token("edge03")).status_code == 200
+        honest_start = _position(start) if seq > 2 else {}  # edge04 starts with the second flush
+        honest = _batch(honest_start, _position(end), seq, 2, run, "edge04", "honest")
+        assert _post(aggregator, honest, token=agent_token("edge04")).status_code == 200
+        _wait_flushed(module_lab, "edge03", _position(end))
+        _wait_flushed(module_lab, "edge04", _position(end))
+    stored = db_totals(module_lab.mariadb, module_lab.database)
+    assert stored[("mallory", MINUTE)] == (2, 2 * huge)  # the third never added, nothing wrapped
+    assert stored[("honest", MINUTE)] == (4, 4000)
+    quarantined = _query(module_lab, f"SELECT statistic, row_json FROM {QUARANTINE}")
+    assert [(name, json.loads(row)["customer"]) for name, row in quarantined] == [
+        ("customer_traffic", "mallory")
+    ]
+    metrics = requests.get(f"{aggregator.url}/metrics", timeout=10).text
+    assert 'streamstats_aggregator_overflow_refused_total{statistic="customer_traffic"} 1' in metrics
+    assert 'streamstats_aggregator_rows_quarantined_total{statistic="customer_traffic"} 1' in metrics
+    assert requests.get(f"{aggregator.url}/healthz", timeout=10).status_code == 200
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_idle_and_slow_connections_are_closed(aggregator: Service):
+    host, port = aggregator.url.removeprefix("http://").rsplit(":", 1)
+    idle = socket.create_connection((host, int(port)))
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+    began = time.monotonic()
+    assert _closed_within(idle, 10) and _closed_within(slow, 10)
+    assert time.monotonic() - began < 10
+    idle.close()
+    slow.close()

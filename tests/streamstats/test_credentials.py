@@ -37,7 +37,9 @@ def test_a_changed_file_is_read_again_and_a_broken_one_ignored(tmp_path):
     assert creds.identify(f"Bearer {OLD}", 0) == "edge1"
     path.write_text(_lines(("edge1", NEW)))  # the rotation's last step: the old token is gone
     os.utime(path, ns=(1, 1))
-    assert creds.identify(f"Bearer {OLD}", RELOAD_EVERY / 2) == "edge1"  # not checked again within RELOAD_EVERY
+    assert (
+        creds.identify(f"Bearer {OLD}", RELOAD_EVERY / 2) == "edge1"
+    )  # not checked again within RELOAD_EVERY
     assert creds.identify(f"Bearer {OLD}", RELOAD_EVERY + 1) is None
     assert creds.identify(f"Bearer {NEW}", RELOAD_EVERY + 1) == "edge1"
     path.write_text("edge1 not-a-digest\n")
