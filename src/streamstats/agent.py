@@ -107,7 +107,7 @@ class _Followed:
 class _InFlight:
     seq: int
     body: bytes
-    size: int  # log bytes it covers
+    read_marks: dict[str, int]  # statistic -> bytes read when it was sealed
     attempts: int = 0
     next_try: float = 0.0
 
@@ -133,8 +133,9 @@ class Agent:
         self.start_of: dict[str, dict[str, Any]] = {}  # statistic -> position JSON where its counts begin
         self.carried: dict[str, dict[str, Any]] = {}  # statistic -> positions of streams not followed
         self.inflight: _InFlight | None = None
-        self.unacked = 0
-        self.read_since_seal = 0
+        self.read_total = 0  # log bytes consumed since the last resync
+        self.acked_marks: dict[str, int] = {}  # statistic -> read_total up to its acknowledged position
+        self.next_due: dict[str, float] = {}  # statistic -> wall-clock slot of its next send
         self.bucket = _TokenBucket(self.cfg.catch_up_rate)
         self.stopping = threading.Event()
         self.last_tick = time.monotonic()
@@ -209,7 +210,9 @@ class Agent:
         self.followed.clear()
         self.counters = Counters(self.engine)
         self.inflight = None
-        self.unacked = self.read_since_seal = 0
+        self.read_total = 0
+        self.acked_marks = {s.name: 0 for s in self.stats.statistics}
+        self.next_due = {s.name: 0.0 for s in self.stats.statistics}
 
     def _fetch_positions(self) -> dict[str, dict[str, Any]] | None:
         attempt = 0
@@ -311,8 +314,7 @@ class Agent:
 
     def _count(self, followed: _Followed, chunk: Chunk) -> ParsedChunk | None:
         size = chunk.end.offset - chunk.start.offset
-        self.unacked += size
-        self.read_since_seal += size
+        self.read_total += size
         self.bucket.spend(size)
         self.metrics.bytes.inc(size)
         if not chunk.data:
@@ -356,23 +358,43 @@ class Agent:
         delay = min(self.cfg.backoff.max, self.cfg.backoff.initial * 2 ** (attempt - 1))
         return delay * random.uniform(0.5, 1.0)
 
-    def seal(self) -> _InFlight | None:
-        """The counts since the last batch as a new batch; None when nothing moved."""
+    @property
+    def unacked(self) -> int:
+        """Bytes read past the oldest acknowledged position of any statistic."""
+        return self.read_total - min(self.acked_marks.values(), default=self.read_total)
+
+    def _cadence(self, stat: Statistic) -> float:
+        """A statistic is sent before each of its own write slots, not at every one of the agent's."""
+        return max(self.cfg.flush_interval, stat.flush_interval)
+
+    def due(self) -> list[Statistic]:
+        """The statistics whose write slot comes before the agent's next one; all of them when the
+        counts or the unacknowledged bytes grow too large to wait."""
+        if self.batch_full() or self.unacked >= self.cfg.max_unacked:
+            return list(self.stats.statistics)
+        horizon = time.time() + self.cfg.flush_interval / 2
+        return [s for s in self.stats.statistics if self.next_due[s.name] <= horizon]
+
+    def seal(self, due: list[Statistic] | None = None) -> _InFlight | None:
+        """The counts of the `due` statistics (all by default) as a new batch; None when none moved."""
+        due = list(self.stats.statistics) if due is None else due
+        counts = self.counters.take(s.name for s in due)
+        horizon = time.time() + self.cfg.flush_interval / 2
         deltas = []
-        counts = self.counters.take()
-        for stat in self.stats.statistics:
-            end = self._position(stat)
-            deltas.append((stat, self.start_of[stat.name], end, counts[stat.name]))
+        for stat in due:
+            cadence = self._cadence(stat)
+            self.next_due[stat.name] = (horizon // cadence + 1) * cadence
+            deltas.append((stat, self.start_of[stat.name], self._position(stat), counts[stat.name]))
         if all(start == end for _, start, end, _ in deltas):
+            for stat, *_ in deltas:
+                self.acked_marks[stat.name] = self.read_total  # nothing moved: nothing to acknowledge
             return None
         self.seq += 1
         for stat, _, end, _ in deltas:
             self.start_of[stat.name] = end
         body = encode_batch(self.cfg.id, self.run_id, self.seq, deltas)
-        batch = _InFlight(self.seq, body, self.read_since_seal)
-        self.read_since_seal = 0
         self.metrics.pending.set(1)
-        return batch
+        return _InFlight(self.seq, body, {stat.name: self.read_total for stat, *_ in deltas})
 
     def send(self, batch: _InFlight) -> bool:
         """One attempt; True when acknowledged. Raises Resync on a position conflict."""
@@ -401,7 +423,7 @@ class Agent:
         self.metrics.flush_seconds.observe(time.monotonic() - began)
         self.metrics.batches.inc(result="ok")
         self.metrics.pending.set(0)
-        self.unacked -= batch.size
+        self.acked_marks.update(batch.read_marks)
         return True
 
     def _until_send(self) -> float:
@@ -415,7 +437,7 @@ class Agent:
         if self.inflight is None:
             if now < next_seal and not self.batch_full():
                 return next_seal
-            self.inflight = self.seal()
+            self.inflight = self.seal(self.due())
             next_seal = now + self._until_send()
         if self.inflight is not None and now >= self.inflight.next_try and self.send(self.inflight):
             self.inflight = None

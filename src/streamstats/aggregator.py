@@ -71,6 +71,9 @@ class _Metrics:
         self.rows_received = registry.counter(
             "streamstats_aggregator_rows_received_total", "Counter rows received"
         )
+        self.deltas = registry.counter(
+            "streamstats_aggregator_deltas_total", "Statistics' deltas accepted", ("statistic",)
+        )
         self.rows_written = registry.counter(
             "streamstats_aggregator_rows_written_total", "Rows upserted into MySQL", ("statistic",)
         )
@@ -236,6 +239,7 @@ class Aggregator:
             for delta, top in zip(moving, peaks, strict=True):
                 chain = Chain(delta.start, delta.end, batch.run, batch.seq)
                 self._states[delta.statistic.name].current.add(batch.agent, chain, delta.rows, top)
+                self.metrics.deltas.inc(statistic=delta.statistic.name)
             self.metrics.rows_received.inc(sum(d.rows.height for d in moving))
         self.metrics.batches.inc(result="resent" if resent and not fresh else "ok")
         return Response(200, {"status": "ok", "seq": batch.seq, "resent": resent})

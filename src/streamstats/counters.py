@@ -18,16 +18,15 @@ from streamstats.statistics import Statistic
 
 
 class Counters:
-    """A batch's counters for a statistic set; `take` empties them (the next batch starts afresh, and
-    with it the numbering of the key columns, so that the dictionaries never outgrow a batch)."""
+    """The counters of a statistic set since each statistic's last batch; every `take` starts the
+    dense groups afresh, and with them the numbering of the key columns, so that the dictionaries
+    never outgrow a batch."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         fmt = engine.stats.format
         self._nullable = {f.name for f in fmt.fields if not f.required and f.type in ("int", "duration")}
-        self._start()
 
-    def _start(self) -> None:
         self.codes: dict[str, Codes] = {}
         self.groups: dict[tuple[Grouping, tuple[str, ...]], DenseGroup] = {}
         self.acc = {s.name: Accumulator(s) for s in self.engine.stats.statistics}
@@ -91,8 +90,10 @@ class Counters:
     def rows(self) -> int:
         return sum(acc.rows for acc in self.acc.values()) + sum(g.rows for g in self.groups.values())
 
-    def take(self) -> dict[str, pl.DataFrame]:
-        """Every statistic's rows since the last take."""
+    def take(self, names: Iterable[str] | None = None) -> dict[str, pl.DataFrame]:
+        """The rows since their last take of the statistics `names` (all by default). The others'
+        counts stay, as frames: the dense groups and the key numbering start afresh either way."""
+        wanted = set(self.acc if names is None else names)
         dense: dict[str, list[pl.DataFrame]] = {}
         for group in self.groups.values():
             for stat, frame in group.take(self.codes):
@@ -100,11 +101,12 @@ class Counters:
         out = {}
         for stat in self.engine.stats.statistics:
             parts, acc = dense.get(stat.name, []), self.acc[stat.name]
-            if len(parts) == 1 and not acc.rows:
+            if stat.name in wanted and len(parts) == 1 and not acc.rows:
                 out[stat.name] = parts[0]  # the cells of one group are distinct already
                 continue
             for part in parts:
                 acc.add(part)
-            out[stat.name] = acc.take()
-        self._start()
+            if stat.name in wanted:
+                out[stat.name] = acc.take()
+        self.codes, self.groups = {}, {}
         return out

@@ -196,3 +196,22 @@ def test_agent_metrics_and_health(lab: Lab):
         "streamstats_agent_lag_bytes",
         "streamstats_agent_newest_line_timestamp_seconds",
     } <= names
+
+
+def test_each_statistic_is_sent_at_its_own_cadence(lab: Lab):
+    """The agent seals every 500 ms; customer_traffic is written every second, pop_cache every three:
+    pop_cache's deltas go a third as often, and the billing totals stay exact."""
+    aggregator = lab.aggregator()
+    aggregator.start()
+    log = lab.dir / "access.log"
+    agent = lab.agent(aggregator, [str(log)])
+    agent.start()
+    for seed in range(12):
+        with open(log, "ab") as out:
+            out.write(b"".join(generate.blocks(500, seed=100 + seed, start=START + seed * 10, rate=50)))
+        time.sleep(0.5)
+    lab.wait_for_totals(file_totals([log]), timeout=60)
+    metrics = aggregator.metrics()
+    frequent = metrics['streamstats_aggregator_deltas_total{statistic="customer_traffic"}']
+    rare = metrics['streamstats_aggregator_deltas_total{statistic="pop_cache"}']
+    assert frequent >= 5 and rare <= frequent / 2
