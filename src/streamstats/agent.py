@@ -34,7 +34,7 @@ from streamstats.logs import event
 from streamstats.metrics import Registry
 from streamstats.parse import TS, ChunkParser, ParsedChunk
 from streamstats.positions import FilePos
-from streamstats.protocol import encode_batch
+from streamstats.protocol import encode_batch, encode_batch_v2
 from streamstats.slots import until_slot
 from streamstats.statistics import Statistic
 from streamstats.tail import Chunk, Stream
@@ -392,7 +392,8 @@ class Agent:
         self.seq += 1
         for stat, _, end, _ in deltas:
             self.start_of[stat.name] = end
-        body = encode_batch(self.cfg.id, self.run_id, self.seq, deltas)
+        encode = encode_batch_v2 if self.cfg.protocol == 2 else encode_batch
+        body = encode(self.cfg.id, self.run_id, self.seq, deltas)
         self.metrics.pending.set(1)
         return _InFlight(self.seq, body, {stat.name: self.read_total for stat, *_ in deltas})
 
@@ -400,7 +401,7 @@ class Agent:
         """One attempt; True when acknowledged. Raises Resync on a position conflict."""
         began = time.monotonic()
         try:
-            self.client.post_batch(batch.body)
+            self.client.post_batch(batch.body, self.cfg.protocol)
         except AggregatorError as exc:
             if exc.status == 409:
                 self.metrics.batches.inc(result="conflict")

@@ -31,7 +31,7 @@ from streamstats.httpserver import Request, Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
 from streamstats.pending import Chain, Overflow, Pending
-from streamstats.protocol import Batch, InvalidBatch, decode_batch, decompress
+from streamstats.protocol import Batch, InvalidBatch, decode_batch, decode_batch_v2, decompress
 from streamstats.schema import migrate
 from streamstats.sink import INITIAL_POSITION, connect, delete_expired, load_positions, write_statistic
 from streamstats.slots import until_slot
@@ -40,6 +40,7 @@ from streamstats.statistics import Statistic
 log = logging.getLogger("streamstats.aggregator")
 
 _AGENT_POSITIONS = "/v1/agents/"
+_DECODERS = {"/v1/batches": decode_batch, "/v2/batches": decode_batch_v2}
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Aggregator:
         identity = self.credentials.identify(request.headers.get("Authorization") or "", time.monotonic())
         if identity is None:
             return Response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-        if request.method == "POST" and request.path == "/v1/batches":
+        if request.method == "POST" and request.path in _DECODERS:
             return self._post_batch(request, identity)
         if (
             request.method == "GET"
@@ -166,9 +167,8 @@ class Aggregator:
             self.metrics.batches.inc(result="too_large")
             return Response(413, {"error": f"body larger than {self.cfg.max_body} bytes"})
         try:
-            batch = decode_batch(
-                decompress(body, request.headers.get("Content-Encoding") or "", self.cfg.max_body), self.stats
-            )
+            data = decompress(body, request.headers.get("Content-Encoding") or "", self.cfg.max_body)
+            batch = _DECODERS[request.path](data, self.stats)
         except OverflowError as exc:
             self.metrics.batches.inc(result="too_large")
             return Response(413, {"error": str(exc)})

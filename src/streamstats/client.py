@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from streamstats.protocol import compress
+from streamstats.protocol import V2_CONTENT_TYPE, compress
 
 if TYPE_CHECKING:
     import requests
@@ -63,10 +63,10 @@ class AggregatorClient:
     def positions(self, agent: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/agents/{agent}/positions")
 
-    def post_batch(self, body: bytes) -> dict[str, Any]:
+    def post_batch(self, body: bytes, version: int) -> dict[str, Any]:
         data, headers = compress(body)
-        headers["Content-Type"] = "application/json"
-        return self._request("POST", "/v1/batches", data=data, headers=headers)
+        headers["Content-Type"] = V2_CONTENT_TYPE if version == 2 else "application/json"
+        return self._request("POST", f"/v{version}/batches", data=data, headers=headers)
 
     def close(self) -> None:
         if self._session is not None:

@@ -45,6 +45,7 @@ class AgentConfig:
     files: tuple[FileEntry, ...]
     aggregator_url: str = ""
     token: str = ""
+    protocol: int = 2  # 1 (JSON) for aggregators older than version 2
     start_at: str = "beginning"
     chunk_size: int = 16 * 2**20
     flush_interval: float = 5.0
@@ -239,6 +240,7 @@ def _agent(raw: Any, base: Path, stats: StatisticSet) -> AgentConfig:
         files=files,
         aggregator_url=url.rstrip("/"),
         token=token,
+        protocol=s.integer("protocol", AgentConfig.protocol, 1, 2),
         start_at=s.choice("start_at", "beginning", START_AT),
         chunk_size=chunk,
         flush_interval=s.duration("flush_interval", AgentConfig.flush_interval, 0.1),

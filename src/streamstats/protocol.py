@@ -1,6 +1,18 @@
-"""The agent -> aggregator protocol (JSON over HTTP, version 1).
+"""The agent -> aggregator protocol over HTTP: version 2 (columnar) and version 1 (JSON).
 
-POST /v1/batches, Authorization: Bearer TOKEN, optionally Content-Encoding: gzip:
+Version 2, POST /v2/batches, Content-Type: application/vnd.streamstats.batch.v2, optionally
+Content-Encoding: gzip: a 4-byte big-endian length, a JSON header of that length, then one Arrow IPC
+stream per statistic, in the header's order:
+
+    {"version": 2, "agent": "edge01", "run": "<32 hex>", "seq": 17,
+     "statistics": [{"name": "customer_traffic", "fingerprint": "<16 hex>", "from": POSITION,
+                     "to": POSITION, "bytes": 81234}]}
+
+The columns are decoded without a Python object per value and checked column by column (types, no
+empty value, ranges, bucket alignment, string lengths) with the same limits and messages as version 1.
+An aggregator accepts both versions, so agents are upgraded after the aggregators.
+
+Version 1, POST /v1/batches, Authorization: Bearer TOKEN, optionally Content-Encoding: gzip:
 
     {"version": 1, "agent": "edge01", "run": "<32 hex>", "seq": 17,
      "statistics": {"customer_traffic": {"fingerprint": "<16 hex>", "from": POSITION, "to": POSITION,
@@ -15,8 +27,10 @@ GET /v1/agents/ID/positions. Every field is checked here before anything touches
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
+import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +43,8 @@ from streamstats.config import AGENT_ID
 from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet
 
 VERSION = 1
+V2_CONTENT_TYPE = "application/vnd.streamstats.batch.v2"
+MAX_HEADER = 1 << 20
 MAX_ROWS = 2_000_000
 MAX_COUNTER = 2**62
 MAX_BUCKET = 2**40
@@ -103,13 +119,6 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return data
 
 
-def _int_column(values: list[Any], key: str, low: int, high: int) -> None:
-    if not set(map(type, values)) <= {int}:
-        raise InvalidBatch(f"{key}: every value must be an integer")
-    if values and not (low <= min(values) and max(values) < high):
-        raise InvalidBatch(f"{key}: values must be from {low} to {high - 1}")
-
-
 def _rows(stat: Statistic, raw: Any, key: str) -> pl.DataFrame:
     if not isinstance(raw, dict) or set(raw) != set(stat.columns):
         raise InvalidBatch(f"{key}: must have exactly the columns {', '.join(stat.columns)}")
@@ -118,14 +127,29 @@ def _rows(stat: Statistic, raw: Any, key: str) -> pl.DataFrame:
         raise InvalidBatch(f"{key}: columns must be lists of one length, at most {MAX_ROWS}")
     schema = empty_frame(stat).schema
     for name, dtype in schema.items():
-        column_key = f"{key}.{name}"
-        if dtype == pl.Int64:
-            low = -(2**62) if name in stat.key_columns else 0
-            high = MAX_BUCKET if name == BUCKET_COLUMN else MAX_COUNTER
-            _int_column(raw[name], column_key, low, high)
-        elif not set(map(type, raw[name])) <= {str}:
-            raise InvalidBatch(f"{column_key}: every value must be a string")
-    frame = pl.DataFrame(raw, schema=schema, strict=True)
+        values = raw[name]
+        if dtype == pl.Int64 and not set(map(type, values)) <= {int}:
+            raise InvalidBatch(f"{key}.{name}: every value must be an integer")
+        if dtype == pl.String and not set(map(type, values)) <= {str}:
+            raise InvalidBatch(f"{key}.{name}: every value must be a string")
+        if dtype == pl.Int64 and values:
+            _check_range(stat, name, min(values), max(values), f"{key}.{name}")
+    return _check_content(stat, pl.DataFrame(raw, schema=schema, strict=True), key)
+
+
+def _range(stat: Statistic, name: str) -> tuple[int, int]:
+    low = -(2**62) if name in stat.key_columns else 0
+    return low, MAX_BUCKET if name == BUCKET_COLUMN else MAX_COUNTER
+
+
+def _check_range(stat: Statistic, name: str, smallest: int, largest: int, key: str) -> None:
+    low, high = _range(stat, name)
+    if not (low <= smallest and largest < high):
+        raise InvalidBatch(f"{key}: values must be from {low} to {high - 1}")
+
+
+def _check_content(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Bucket alignment and string lengths, whole columns at a time."""
     if frame.select((pl.col(BUCKET_COLUMN) % stat.bucket != 0).any()).item():
         raise InvalidBatch(f"{key}.bucket: values must be multiples of {stat.bucket}")
     limits = {k.name: k.max_length for k in stat.keys if k.kind == "string"}
@@ -137,6 +161,25 @@ def _rows(stat: Statistic, raw: Any, key: str) -> pl.DataFrame:
     return frame
 
 
+def _columns_checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """A decoded Arrow table checked as version 1 checks its JSON lists."""
+    schema = empty_frame(stat).schema
+    if frame.columns != list(schema):
+        raise InvalidBatch(f"{key}: must have exactly the columns {', '.join(stat.columns)}")
+    if frame.height > MAX_ROWS:
+        raise InvalidBatch(f"{key}: columns must be lists of one length, at most {MAX_ROWS}")
+    for name, dtype in schema.items():
+        column = frame[name]
+        kind = "an integer" if dtype == pl.Int64 else "a string"
+        if column.dtype != dtype:
+            raise InvalidBatch(f"{key}.{name}: every value must be {kind} ({dtype}, not {column.dtype})")
+        if column.null_count():
+            raise InvalidBatch(f"{key}.{name}: every value must be {kind} (no empty values)")
+        if dtype == pl.Int64 and frame.height:
+            _check_range(stat, name, int(column.min()), int(column.max()), f"{key}.{name}")  # type: ignore[arg-type]
+    return _check_content(stat, frame, key)
+
+
 def _canonical_position(raw: Any, key: str) -> str:
     try:
         return positions.canonical(positions.to_json(positions.parse(raw, key)))
@@ -144,15 +187,9 @@ def _canonical_position(raw: Any, key: str) -> str:
         raise InvalidBatch(str(exc)) from exc
 
 
-def decode_batch(body: bytes, stats: StatisticSet) -> Batch:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidBatch(f"body is not JSON: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) != {"version", "agent", "run", "seq", "statistics"}:
-        raise InvalidBatch("body must have exactly version, agent, run, seq and statistics")
-    if doc["version"] != VERSION:
-        raise InvalidBatch(f"version: this aggregator speaks version {VERSION}")
+def _identity(doc: dict[str, Any], version: int) -> tuple[str, str, int]:
+    if doc["version"] != version:
+        raise InvalidBatch(f"version: this endpoint speaks version {version}")
     agent, run, seq = doc["agent"], doc["run"], doc["seq"]
     if not isinstance(agent, str) or not AGENT_ID.match(agent):
         raise InvalidBatch("agent: must match " + AGENT_ID.pattern)
@@ -160,20 +197,110 @@ def decode_batch(body: bytes, stats: StatisticSet) -> Batch:
         raise InvalidBatch("run: must be 32 lower-case hex digits")
     if type(seq) is not int or not 0 <= seq < 2**63:
         raise InvalidBatch("seq: must be a non-negative integer")
+    return agent, run, seq
+
+
+def _statistic(stats: StatisticSet, name: Any, entry: Any, fields: set[str], key: str) -> Statistic:
+    stat = stats.get(name) if isinstance(name, str) else None
+    if stat is None:
+        raise InvalidBatch(f"{key}: unknown statistic")
+    if not isinstance(entry, dict) or set(entry) != fields:
+        raise InvalidBatch(f"{key}: must have exactly {', '.join(sorted(fields))}")
+    if entry["fingerprint"] != stat.fingerprint:
+        raise InvalidBatch(f"{key}.fingerprint: the agent's definition differs from the aggregator's")
+    return stat
+
+
+def decode_batch(body: bytes, stats: StatisticSet) -> Batch:
+    """A version-1 (JSON) body."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBatch(f"body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or set(doc) != {"version", "agent", "run", "seq", "statistics"}:
+        raise InvalidBatch("body must have exactly version, agent, run, seq and statistics")
+    agent, run, seq = _identity(doc, VERSION)
     raw_stats = doc["statistics"]
     if not isinstance(raw_stats, dict):
         raise InvalidBatch("statistics: must be an object")
     deltas = []
     for name, entry in raw_stats.items():
         key = f"statistics.{name}"
-        stat = stats.get(name) if isinstance(name, str) else None
-        if stat is None:
-            raise InvalidBatch(f"{key}: unknown statistic")
-        if not isinstance(entry, dict) or set(entry) != {"fingerprint", "from", "to", "columns"}:
-            raise InvalidBatch(f"{key}: must have exactly fingerprint, from, to and columns")
-        if entry["fingerprint"] != stat.fingerprint:
-            raise InvalidBatch(f"{key}.fingerprint: the agent's definition differs from the aggregator's")
+        stat = _statistic(stats, name, entry, {"fingerprint", "from", "to", "columns"}, key)
         start = _canonical_position(entry["from"], f"{key}.from")
         end = _canonical_position(entry["to"], f"{key}.to")
         deltas.append(Delta(stat, start, end, _rows(stat, entry["columns"], f"{key}.columns")))
+    return Batch(agent, run, seq, tuple(deltas))
+
+
+def encode_batch_v2(
+    agent: str, run: str, seq: int, deltas: list[tuple[Statistic, dict, dict, pl.DataFrame]]
+) -> bytes:
+    streams, entries = [], []
+    for stat, start, end, rows in deltas:
+        out = io.BytesIO()
+        rows.select(stat.columns).cast(empty_frame(stat).schema).write_ipc_stream(out)
+        streams.append(out.getvalue())
+        entries.append(
+            {
+                "name": stat.name,
+                "fingerprint": stat.fingerprint,
+                "from": start,
+                "to": end,
+                "bytes": len(streams[-1]),
+            }
+        )
+    header = json.dumps(
+        {"version": 2, "agent": agent, "run": run, "seq": seq, "statistics": entries}, separators=(",", ":")
+    ).encode()
+    return struct.pack(">I", len(header)) + header + b"".join(streams)
+
+
+def _header_v2(body: bytes) -> tuple[dict[str, Any], int]:
+    if len(body) < 4:
+        raise InvalidBatch("body must start with the header's 4-byte length")
+    (length,) = struct.unpack(">I", body[:4])
+    if length > min(MAX_HEADER, len(body) - 4):
+        raise InvalidBatch(f"header length {length} is beyond the body or over {MAX_HEADER} bytes")
+    try:
+        doc = json.loads(body[4 : 4 + length])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBatch(f"header is not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or set(doc) != {"version", "agent", "run", "seq", "statistics"}:
+        raise InvalidBatch("header must have exactly version, agent, run, seq and statistics")
+    return doc, 4 + length
+
+
+def _read_ipc(data: bytes, key: str) -> pl.DataFrame:
+    try:
+        return pl.read_ipc_stream(io.BytesIO(data))
+    except (Exception, pl.exceptions.PanicException) as exc:  # a panic in the reader is not a crash here
+        raise InvalidBatch(f"{key}: not an Arrow IPC stream ({type(exc).__name__})") from None
+
+
+def decode_batch_v2(body: bytes, stats: StatisticSet) -> Batch:
+    """A version-2 (Arrow) body."""
+    doc, offset = _header_v2(body)
+    agent, run, seq = _identity(doc, 2)
+    entries = doc["statistics"]
+    if not isinstance(entries, list):
+        raise InvalidBatch("statistics: must be a list")
+    deltas, seen = [], set()
+    for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        key = f"statistics[{index}]" if not isinstance(name, str) else f"statistics.{name}"
+        stat = _statistic(stats, name, entry, {"name", "fingerprint", "from", "to", "bytes"}, key)
+        if name in seen:
+            raise InvalidBatch(f"{key}: given twice")
+        seen.add(name)
+        size = entry["bytes"]
+        if type(size) is not int or not 0 < size <= len(body) - offset:
+            raise InvalidBatch(f"{key}.bytes: must be a positive length within the body")
+        start = _canonical_position(entry["from"], f"{key}.from")
+        end = _canonical_position(entry["to"], f"{key}.to")
+        frame = _read_ipc(body[offset : offset + size], f"{key}.columns")
+        offset += size
+        deltas.append(Delta(stat, start, end, _columns_checked(stat, frame, f"{key}.columns")))
+    if offset != len(body):
+        raise InvalidBatch(f"body has {len(body) - offset} bytes after the last statistic")
     return Batch(agent, run, seq, tuple(deltas))

@@ -215,3 +215,14 @@ def test_each_statistic_is_sent_at_its_own_cadence(lab: Lab):
     frequent = metrics['streamstats_aggregator_deltas_total{statistic="customer_traffic"}']
     rare = metrics['streamstats_aggregator_deltas_total{statistic="pop_cache"}']
     assert frequent >= 5 and rare <= frequent / 2
+
+
+def test_version_1_and_version_2_agents_against_one_aggregator(lab: Lab):
+    """A rollout: the aggregator speaks both; an agent not yet upgraded sends JSON, one upgraded Arrow."""
+    old, new = _log(lab, "old.log", 20_000, seed=71), _log(lab, "new.log", 20_000, seed=72)
+    aggregator = lab.aggregator()
+    aggregator.start()
+    lab.agent(aggregator, [str(old)], id="edge01", protocol=1).start()
+    lab.agent(aggregator, [str(new)], id="edge02", protocol=2).start()
+    totals = file_totals([old, new])
+    lab.wait_for_totals(totals, timeout=90)

@@ -5,8 +5,10 @@ slow connections closed."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import socket
+import struct
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +19,7 @@ import requests
 
 from streamstats.formats import load_formats
 from streamstats.positions import FilePos, to_json
-from streamstats.protocol import MAX_COUNTER, encode_batch
+from streamstats.protocol import MAX_COUNTER, V2_CONTENT_TYPE, encode_batch, encode_batch_v2
 from streamstats.schema import CHECKPOINTS, QUARANTINE
 from streamstats.statistics import load_statistic_set
 from tests.streamstats.harness import (
@@ -284,3 +286,105 @@ def test_idle_and_slow_connections_are_closed(aggregator: Service):
     assert time.monotonic() - began < 10
     idle.close()
     slow.close()
+
+
+def _rows(requests_: int, customer: str = "acme") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "bucket": [MINUTE],
+            "customer": [customer],
+            "requests": [requests_],
+            "bytes_sent": [requests_ * 1000],
+        }
+    )
+
+
+def _post_v2(service: Service, body: bytes, agent: str = "edge06") -> requests.Response:
+    headers = {"Authorization": f"Bearer {agent_token(agent)}", "Content-Type": V2_CONTENT_TYPE}
+    return requests.post(f"{service.url}/v2/batches", data=body, headers=headers, timeout=10)
+
+
+def test_a_version_2_batch_counts_once(module_lab: Lab, aggregator: Service):
+    run = uuid.uuid4().hex
+    first = encode_batch_v2("edge06", run, 1, [(BILLING, {}, _position(100), _rows(4, "columnar"))])
+    assert _post_v2(aggregator, first).json()["resent"] == []
+    assert _post_v2(aggregator, first).json()["resent"] == ["customer_traffic"]
+    second = encode_batch_v2(
+        "edge06", run, 2, [(BILLING, _position(100), _position(200), _rows(6, "columnar"))]
+    )
+    response = requests.post(
+        f"{aggregator.url}/v2/batches",
+        data=gzip.compress(second),
+        headers={"Authorization": f"Bearer {agent_token('edge06')}", "Content-Encoding": "gzip"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    expected = {("columnar", MINUTE): (10, 10_000)}
+
+    def arrived() -> bool:
+        totals = db_totals(module_lab.mariadb, module_lab.database)
+        return {k: v for k, v in totals.items() if k[0] == "columnar"} == expected
+
+    wait_until(arrived, 30, "the version-2 batches")
+
+
+def _v2(rows: pl.DataFrame) -> bytes:
+    return encode_batch_v2("edge06", "2" * 32, 1, [(BILLING, {}, _position(10), rows)])
+
+
+def _raw_v2(rows: pl.DataFrame) -> bytes:
+    """As encode_batch_v2, without its cast to the statistic's types."""
+    out = io.BytesIO()
+    rows.write_ipc_stream(out)
+    entry = {"name": BILLING.name, "fingerprint": BILLING.fingerprint, "from": {}, "to": _position(10)}
+    header = json.dumps(
+        {
+            "version": 2,
+            "agent": "edge06",
+            "run": "2" * 32,
+            "seq": 1,
+            "statistics": [{**entry, "bytes": len(out.getvalue())}],
+        }
+    ).encode()
+    return struct.pack(">I", len(header)) + header + out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"\x00\x00", "4-byte length"),
+        (b"\x00\x00\xff\xff{}", "beyond the body"),
+        (b"\x00\x00\x00\x02{}", "exactly version"),
+        (_v2(_rows(1))[:-20], "bytes"),
+        (_v2(_rows(1)) + b"extra", "after the last statistic"),
+        (_v2(_rows(1))[:-300] + b"\x00" * 300, "Arrow IPC"),
+        (_raw_v2(_rows(1).with_columns(pl.col("requests").cast(pl.Int32))), "integer"),
+        (_raw_v2(_rows(1).with_columns(pl.lit(None, pl.Int64).alias("requests"))), "no empty values"),
+        (_raw_v2(_rows(1).with_columns(pl.lit(-1, pl.Int64).alias("requests"))), "from 0"),
+        (_raw_v2(_rows(1).with_columns(pl.lit(MAX_COUNTER, pl.Int64).alias("bytes_sent"))), "from 0"),
+        (_raw_v2(_rows(1).with_columns(pl.lit(MINUTE + 1, pl.Int64).alias("bucket"))), "multiples of 60"),
+        (_raw_v2(_rows(1).with_columns(pl.lit("x" * 65).alias("customer"))), "at most 64"),
+        (_raw_v2(_rows(1).with_columns(pl.lit(1).alias("extra"))), "exactly the columns"),
+        (_raw_v2(_rows(1).select("customer", "bucket", "requests", "bytes_sent")), "exactly the columns"),
+    ],
+    ids=[
+        "short",
+        "header-length",
+        "header-fields",
+        "truncated",
+        "trailing",
+        "not-arrow",
+        "int32",
+        "null",
+        "negative",
+        "too-large",
+        "unaligned",
+        "too-long",
+        "extra-column",
+        "column-order",
+    ],
+)
+def test_every_version_2_column_is_checked(aggregator: Service, body: bytes, words: str):
+    response = _post_v2(aggregator, body)
+    assert response.status_code == 422, response.text
+    assert words in response.json()["detail"]

@@ -1,0 +1,448 @@
+"""The fleet benchmark: N simulated edge agents against one aggregator host and MariaDB, for the
+aggregator of this checkout and the one of the commit before the fleet work (PREVIOUS), in one run.
+
+Each simulated agent replays a real agent's deltas (`streamstats agent --once` over generated logs,
+1,000 customers, 1,000 lines/s, the default `cdn` statistics) as the agent of its version sends them:
+the previous agent every statistic every 5 s, the current one each statistic before its own write
+slots (a 30 s statistic's delta covers 30 s of lines). Sends go just before the slots with the
+agent's jitter, so the fleet's bursts are the real ones. Bodies go uncompressed (a gzip per request
+would cost the driver more CPU than it leaves the aggregator; both versions get the same).
+
+Per N: batches acknowledged per second, POST latency p50/p99, errors by kind, the aggregator's and
+MariaDB's CPU (cores) and peak RSS, the billing statistic's freshness (from an acknowledged send to
+its checkpoint in MySQL, sampled on a few agents), and exactness at the end (SUM(requests) and
+SUM(bytes_sent) of the billing table equal the acknowledged deltas' totals, after a drain).
+
+    python bench/fleet.py [--agents 50,100,200,500,1000] [--previous-agents 10,20,50] [--seconds 65]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import polars as pl
+import yaml
+from common import (
+    ROOT,
+    Machine,
+    free_port,
+    process_cpu_seconds,
+    start_tuned_mariadb,
+    write_result,
+)
+
+from streamstats import generate
+from streamstats.aggregate import empty_frame
+from streamstats.credentials import digest
+from streamstats.formats import load_formats
+from streamstats.positions import FilePos, to_json
+from streamstats.statistics import Statistic, StatisticSet, load_statistic_set
+from tests.mariadb import PASSWORD, USER
+
+PREVIOUS = "32ccba5"  # the last commit before the fleet work
+TICK = 5.0  # the agent's flush interval
+LINES_PER_SECOND = 1000
+HELD_P99 = 1.0
+BILLING = "customer_traffic"
+FRESHNESS_SAMPLE = 5
+SEND_LEAD = 1.0
+
+
+def _deltas(stats: StatisticSet, seconds: int, work: Path) -> dict[str, pl.DataFrame]:
+    """A real agent's counts of `seconds` of traffic, per statistic (the agent's own JSON output)."""
+    log = work / f"access-{seconds}.log"
+    log.write_bytes(
+        b"".join(
+            generate.blocks(seconds * LINES_PER_SECOND, seed=7, start=1_790_000_000, rate=LINES_PER_SECOND)
+        )
+    )
+    config = work / f"once-{seconds}.yml"
+    config.write_text(yaml.safe_dump({"statistics": "cdn", "agent": {"id": "edge01", "files": [str(log)]}}))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamstats.cli",
+            "agent",
+            "--config",
+            str(config),
+            "--once",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    doc = json.loads(done.stdout)
+    return {
+        s.name: pl.DataFrame(doc["statistics"][s.name], schema=empty_frame(s).schema)
+        for s in stats.statistics
+    }
+
+
+@dataclass
+class Plan:
+    """What a simulated agent of one version sends: per tick number, the statistics due and their deltas."""
+
+    name: str
+    cadence: dict[str, int]  # statistic -> ticks between two sends
+    deltas: dict[str, pl.DataFrame]  # statistic -> its delta over its cadence
+    billing_totals: tuple[int, int] = (0, 0)
+    columns_json: dict[str, str] = field(default_factory=dict)  # statistic -> its delta's JSON columns
+
+    def __post_init__(self) -> None:
+        self.columns_json = {n: json.dumps(f.to_dict(as_series=False)) for n, f in self.deltas.items()}
+
+    def due(self, tick: int) -> list[str]:
+        return [n for n, every in self.cadence.items() if tick % every == 0]
+
+
+def _plans(stats: StatisticSet, work: Path) -> dict[str, Plan]:
+    every5 = {s.name: 1 for s in stats.statistics}
+    current = {s.name: max(1, round(s.flush_interval / TICK)) for s in stats.statistics}
+    by_seconds = {
+        seconds: _deltas(stats, seconds, work)
+        for seconds in sorted({int(c * TICK) for c in current.values()} | {5})
+    }
+    plans = {
+        "previous": Plan("previous", every5, by_seconds[5]),
+        "current": Plan("current", current, {n: by_seconds[int(c * TICK)][n] for n, c in current.items()}),
+    }
+    for plan in plans.values():
+        billing = plan.deltas[BILLING]
+        plan.billing_totals = (int(billing["requests"].sum()), int(billing["bytes_sent"].sum()))
+    return plans
+
+
+def _position(offset: int) -> dict[str, Any]:
+    return to_json({"/var/log/nginx/access.log": FilePos(2049, 77, "ab" * 16, 1024, offset)})
+
+
+@dataclass
+class Outcome:
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    acked: int = 0
+    billing: list[int] = field(default_factory=lambda: [0, 0])
+    freshness: list[float] = field(default_factory=list)
+
+
+class SimulatedAgent:
+    def __init__(self, index: int, plan: Plan, stats: StatisticSet, token: str) -> None:
+        self.id = f"edge{index:04d}"
+        self.plan, self.stats, self.token = plan, stats, token
+        self.run = uuid.uuid4().hex
+        self.seq = 0
+        self.offsets = {s.name: 0 for s in stats.statistics}
+        self.lead = min(SEND_LEAD, TICK / 4) * (1 + random.random()) / 2
+
+    def body(self, names: list[str]) -> tuple[bytes, dict[str, int]]:
+        """A protocol-1 batch as streamstats.protocol.encode_batch writes it, from JSON encoded once."""
+        self.seq += 1
+        entries, ends = [], {}
+        for name in names:
+            stat: Statistic = self.stats.get(name)  # type: ignore[assignment]
+            start = _position(self.offsets[name]) if self.offsets[name] else {}
+            ends[name] = self.offsets[name] + 1000
+            head = json.dumps({"fingerprint": stat.fingerprint, "from": start, "to": _position(ends[name])})
+            entries.append(f'{json.dumps(name)}:{head[:-1]},"columns":{self.plan.columns_json[name]}}}')
+        head = json.dumps({"version": 1, "agent": self.id, "run": self.run, "seq": self.seq})
+        return f'{head[:-1]},"statistics":{{{",".join(entries)}}}}}'.encode(), ends
+
+
+async def _agent_loop(
+    agent: SimulatedAgent, session: aiohttp.ClientSession, url: str, t0: float, ticks: int, out: Outcome, db
+) -> None:
+    pending: tuple[bytes, dict[str, int]] | None = None
+    for tick in range(ticks):
+        await asyncio.sleep(max(0.0, t0 + tick * TICK - agent.lead - time.time()))
+        if pending is None:
+            pending = agent.body(agent.plan.due(tick))
+        body, ends = pending
+        began = time.monotonic()
+        try:
+            async with session.post(
+                f"{url}/v1/batches",
+                data=body,
+                headers={"Authorization": f"Bearer {agent.token}", "Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as response:
+                await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            out.errors[type(exc).__name__] += 1
+            continue  # the same batch at the next tick, as the agent does
+        out.latencies.append(time.monotonic() - began)
+        if status != 200:
+            out.errors[f"http_{status}"] += 1
+            continue
+        out.acked += 1
+        pending = None
+        agent.offsets.update(ends)
+        if BILLING in ends:
+            out.billing[0] += agent.plan.billing_totals[0]
+            out.billing[1] += agent.plan.billing_totals[1]
+            if db is not None:
+                asyncio.get_running_loop().create_task(db.freshness(agent.id, _position(ends[BILLING]), out))
+
+
+class Database:
+    def __init__(self, server, name: str) -> None:
+        self.server, self.name = server, name
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self.server.root() as conn, conn.cursor() as cur:
+            cur.execute(f"USE `{self.name}`")
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+
+    async def freshness(self, agent: str, position: dict, out: Outcome) -> None:
+        """Seconds from the acknowledgement to the billing checkpoint's commit."""
+        began, wanted = time.monotonic(), json.dumps(position, sort_keys=True, separators=(",", ":"))
+        while time.monotonic() - began < 120:
+            rows = await asyncio.to_thread(
+                self.query,
+                "SELECT position FROM streamstats_checkpoints WHERE agent_id = %s AND statistic = %s",
+                (agent, BILLING),
+            )
+            if rows and json.dumps(json.loads(rows[0][0]), sort_keys=True, separators=(",", ":")) == wanted:
+                out.freshness.append(time.monotonic() - began)
+                return
+            await asyncio.sleep(0.25)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Aggregator:
+    """One aggregator process of a version: this checkout's, or PREVIOUS's from `git archive`."""
+
+    def __init__(self, version: str, work: Path, server, database: str, agents: list[SimulatedAgent]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        section: dict[str, Any] = {
+            "listen": f"127.0.0.1:{self.port}",
+            "mysql": {
+                "host": "127.0.0.1",
+                "port": server.port,
+                "user": USER,
+                "password": PASSWORD,
+                "database": database,
+            },
+            "max_pending_rows": 30_000_000,
+            "drain_timeout": "120s",
+        }
+        env = {"PATH": "/usr/bin:/bin"}
+        if version == "previous":
+            (work / "tokens").write_text("fleet-shared-token-0123456789\n")
+            section["tokens_file"] = str(work / "tokens")
+            env["PYTHONPATH"] = str(work / "previous" / "src")
+        else:
+            lines = "".join(f"{a.id} sha256:{digest(a.token)}\n" for a in agents)
+            (work / "credentials").write_text(lines)
+            section["credentials_file"] = str(work / "credentials")
+            env["PYTHONPATH"] = str(ROOT / "src")
+        config = work / f"aggregator-{version}.yml"
+        config.write_text(yaml.safe_dump({"statistics": "cdn", "aggregator": section}))
+        self.log_path = work / f"aggregator-{version}-{self.port}.log"
+        with open(self.log_path, "wb") as log:  # the child keeps its copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamstats.cli", "aggregator", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=work,
+            )
+        self.peak_rss = 0.0
+
+    async def wait_healthy(self, session: aiohttp.ClientSession) -> None:
+        for _ in range(600):
+            try:
+                async with session.get(f"{self.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the aggregator did not become healthy: {self.log_path.read_text()[-2000:]}")
+
+    async def sample_rss(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.peak_rss = max(self.peak_rss, _rss_mb(self.process.pid))
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=180)
+
+
+async def one_run(
+    version: str, n: int, plan: Plan, stats: StatisticSet, server, work: Path, seconds: float
+) -> dict:
+    database = server.create_database(f"fleet_{version}_{n}")
+    tokens = [
+        "fleet-shared-token-0123456789" if version == "previous" else uuid.uuid4().hex * 2 for _ in range(n)
+    ]
+    agents = [SimulatedAgent(i, plan, stats, tokens[i]) for i in range(n)]
+    aggregator = Aggregator(version, work, server, database, agents)
+    db = Database(server, database)
+    out = Outcome()
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await aggregator.wait_healthy(session)
+        ticks = int(seconds / TICK)
+        t0 = (time.time() // TICK + 2) * TICK
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(aggregator.sample_rss(stop))
+        cpu0, db_cpu0, began = (
+            process_cpu_seconds(aggregator.process.pid),
+            process_cpu_seconds(server.process.pid),
+            time.monotonic(),
+        )
+        sample = set(range(min(n, FRESHNESS_SAMPLE)))
+        await asyncio.gather(
+            *(
+                _agent_loop(a, session, aggregator.url, t0, ticks, out, db if i in sample else None)
+                for i, a in enumerate(agents)
+            )
+        )
+        wall = time.monotonic() - began
+        cpu = process_cpu_seconds(aggregator.process.pid) - cpu0
+        db_cpu = process_cpu_seconds(server.process.pid) - db_cpu0
+        await asyncio.sleep(3)  # the sampled agents' last billing checkpoints
+        stop.set()
+        await sampler
+    exit_code = aggregator.stop()
+    stored = db.query(f"SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(bytes_sent), 0) FROM stat_{BILLING}")[
+        0
+    ]
+    p99 = _percentile(out.latencies, 0.99)
+    errors = sum(out.errors.values())
+    return {
+        "agents": n,
+        "lines_per_second": n * LINES_PER_SECOND,
+        "batches_acked_per_second": round(out.acked / wall, 1),
+        "post_latency_p50_s": _percentile(out.latencies, 0.5),
+        "post_latency_p99_s": p99,
+        "errors": dict(out.errors),
+        "aggregator_cpu_cores": round(cpu / wall, 2),
+        "aggregator_peak_rss_mb": round(aggregator.peak_rss),
+        "mariadb_cpu_cores": round(db_cpu / wall, 2),
+        "mariadb_rss_mb": round(_rss_mb(server.process.pid)),
+        "billing_freshness_s": {
+            "p50": _percentile(out.freshness, 0.5),
+            "max": _percentile(out.freshness, 1.0),
+        },
+        "exact": [int(stored[0]), int(stored[1])] == out.billing and exit_code == 0,
+        "held": bool(p99 is not None and p99 < HELD_P99 and errors == 0),
+    }
+
+
+async def sweep(
+    version: str, counts: list[int], plan: Plan, stats: StatisticSet, server, work: Path, seconds: float
+) -> list[dict]:
+    rows = []
+    for n in counts:
+        row = await one_run(version, n, plan, stats, server, work, seconds)
+        print(json.dumps({"version": version, **row}), file=sys.stderr, flush=True)
+        rows.append(row)
+        if not row["held"]:
+            break  # larger fleets will not be held either
+    return rows
+
+
+def _held(rows: list[dict]) -> int:
+    return max((r["agents"] for r in rows if r["held"] and r["exact"]), default=0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", default="50,100,200,500,1000")
+    parser.add_argument("--previous-agents", default="10,15,20,50")
+    parser.add_argument("--seconds", type=float, default=65.0)
+    args = parser.parse_args()
+    machine = Machine.now()
+    stats = load_statistic_set("cdn", load_formats(None), ROOT)
+    with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
+        work = Path(tmp)
+        (work / "previous").mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", PREVIOUS, "src"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(work / "previous")], input=archive.stdout, check=True)
+        plans = _plans(stats, work)
+        server = start_tuned_mariadb(work / "mariadb")
+        try:
+            current = asyncio.run(
+                sweep(
+                    "current",
+                    [int(n) for n in args.agents.split(",")],
+                    plans["current"],
+                    stats,
+                    server,
+                    work,
+                    args.seconds,
+                )
+            )
+            previous = asyncio.run(
+                sweep(
+                    "previous",
+                    [int(n) for n in args.previous_agents.split(",")],
+                    plans["previous"],
+                    stats,
+                    server,
+                    work,
+                    args.seconds,
+                )
+            )
+        finally:
+            server.stop()
+    held, held_before = _held(current), _held(previous)
+    write_result(
+        "fleet",
+        "python bench/fleet.py " + " ".join(sys.argv[1:]),
+        machine,
+        {
+            "previous_commit": PREVIOUS,
+            "seconds_per_run": args.seconds,
+            "held_means": f"POST p99 under {HELD_P99} s, no error, exact totals",
+            "delta_rows": {
+                name: {s: f.height for s, f in plan.deltas.items()} for name, plan in plans.items()
+            },
+            "current": current,
+            "previous": previous,
+            "agents_held": held,
+            "previous_agents_held": held_before,
+            "ratio_vs_previous": round(held / held_before, 1) if held_before else None,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
