@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import random
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,7 @@ from streamstats.aggregate import empty_frame
 from streamstats.credentials import digest
 from streamstats.formats import load_formats
 from streamstats.positions import FilePos, to_json
+from streamstats.protocol import V2_CONTENT_TYPE
 from streamstats.statistics import Statistic, StatisticSet, load_statistic_set
 from tests.mariadb import PASSWORD, USER
 
@@ -60,6 +63,7 @@ HELD_P99 = 1.0
 BILLING = "customer_traffic"
 FRESHNESS_SAMPLE = 5
 SEND_LEAD = 1.0
+CONTENT_TYPES = {1: "application/json", 2: V2_CONTENT_TYPE}
 
 
 def _deltas(stats: StatisticSet, seconds: int, work: Path) -> dict[str, pl.DataFrame]:
@@ -102,10 +106,17 @@ class Plan:
     cadence: dict[str, int]  # statistic -> ticks between two sends
     deltas: dict[str, pl.DataFrame]  # statistic -> its delta over its cadence
     billing_totals: tuple[int, int] = (0, 0)
-    columns_json: dict[str, str] = field(default_factory=dict)  # statistic -> its delta's JSON columns
+    protocol: int = 1
+    encoded: dict[str, bytes] = field(default_factory=dict)  # statistic -> its delta, encoded once
 
     def __post_init__(self) -> None:
-        self.columns_json = {n: json.dumps(f.to_dict(as_series=False)) for n, f in self.deltas.items()}
+        for name, frame in self.deltas.items():
+            if self.protocol == 2:
+                out = io.BytesIO()
+                frame.write_ipc_stream(out)
+                self.encoded[name] = out.getvalue()
+            else:
+                self.encoded[name] = json.dumps(frame.to_dict(as_series=False)).encode()
 
     def due(self, tick: int) -> list[str]:
         return [n for n, every in self.cadence.items() if tick % every == 0]
@@ -120,7 +131,9 @@ def _plans(stats: StatisticSet, work: Path) -> dict[str, Plan]:
     }
     plans = {
         "previous": Plan("previous", every5, by_seconds[5]),
-        "current": Plan("current", current, {n: by_seconds[int(c * TICK)][n] for n, c in current.items()}),
+        "current": Plan(
+            "current", current, {n: by_seconds[int(c * TICK)][n] for n, c in current.items()}, protocol=2
+        ),
     }
     for plan in plans.values():
         billing = plan.deltas[BILLING]
@@ -151,17 +164,36 @@ class SimulatedAgent:
         self.lead = min(SEND_LEAD, TICK / 4) * (1 + random.random()) / 2
 
     def body(self, names: list[str]) -> tuple[bytes, dict[str, int]]:
-        """A protocol-1 batch as streamstats.protocol.encode_batch writes it, from JSON encoded once."""
+        """A batch as streamstats.protocol writes it, from the deltas encoded once."""
         self.seq += 1
-        entries, ends = [], {}
+        ends = {name: self.offsets[name] + 1000 for name in names}
+        entries = []
         for name in names:
             stat: Statistic = self.stats.get(name)  # type: ignore[assignment]
             start = _position(self.offsets[name]) if self.offsets[name] else {}
-            ends[name] = self.offsets[name] + 1000
-            head = json.dumps({"fingerprint": stat.fingerprint, "from": start, "to": _position(ends[name])})
-            entries.append(f'{json.dumps(name)}:{head[:-1]},"columns":{self.plan.columns_json[name]}}}')
-        head = json.dumps({"version": 1, "agent": self.id, "run": self.run, "seq": self.seq})
-        return f'{head[:-1]},"statistics":{{{",".join(entries)}}}}}'.encode(), ends
+            entries.append(
+                {"name": name, "fingerprint": stat.fingerprint, "from": start, "to": _position(ends[name])}
+            )
+        identity = {"agent": self.id, "run": self.run, "seq": self.seq}
+        if self.plan.protocol == 2:
+            for entry in entries:
+                entry["bytes"] = len(self.plan.encoded[entry["name"]])
+            header = json.dumps({"version": 2, **identity, "statistics": entries}).encode()
+            streams = b"".join(self.plan.encoded[name] for name in names)
+            return struct.pack(">I", len(header)) + header + streams, ends
+        parts = []
+        for entry in entries:
+            head = json.dumps({k: entry[k] for k in ("fingerprint", "from", "to")}).encode()
+            parts.append(
+                json.dumps(entry["name"]).encode()
+                + b":"
+                + head[:-1]
+                + b',"columns":'
+                + self.plan.encoded[entry["name"]]
+                + b"}"
+            )
+        head = json.dumps({"version": 1, **identity}).encode()
+        return head[:-1] + b',"statistics":{' + b",".join(parts) + b"}}", ends
 
 
 async def _agent_loop(
@@ -176,9 +208,12 @@ async def _agent_loop(
         began = time.monotonic()
         try:
             async with session.post(
-                f"{url}/v1/batches",
+                f"{url}/v{agent.plan.protocol}/batches",
                 data=body,
-                headers={"Authorization": f"Bearer {agent.token}", "Content-Type": "application/json"},
+                headers={
+                    "Authorization": f"Bearer {agent.token}",
+                    "Content-Type": CONTENT_TYPES[agent.plan.protocol],
+                },
                 timeout=aiohttp.ClientTimeout(total=10),
             ) as response:
                 await response.read()

@@ -237,12 +237,10 @@ def owned(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class Accumulator:
-    """A statistic's counts since the last take: partial frames, compacted as they pile up (so what it
-    holds is bounded by the distinct keys, not by the frames added)."""
+    """A statistic's counts since the last batch: partial frames, compacted as they pile up."""
 
-    def __init__(self, stat: Statistic, max_parts: int = _COMPACT_PARTS) -> None:
+    def __init__(self, stat: Statistic) -> None:
         self.stat = stat
-        self.max_parts = max_parts
         self.parts: list[pl.DataFrame] = []
         self._rows = 0
         self._compacted_rows = 0
@@ -252,17 +250,9 @@ class Accumulator:
             return
         self.parts.append(frame)
         self._rows += frame.height
-        if len(self.parts) >= self.max_parts or self._rows > max(_COMPACT_ROWS, 2 * self._compacted_rows):
-            self.compact()
-
-    def compact(self) -> pl.DataFrame:
-        """Merge the parts into one, which is returned."""
-        if not self.parts:
-            return empty_frame(self.stat)
-        if len(self.parts) != 1:
+        if len(self.parts) >= _COMPACT_PARTS or self._rows > max(_COMPACT_ROWS, 2 * self._compacted_rows):
             self.parts = [owned(self._merged())]
             self._rows = self._compacted_rows = self.parts[0].height
-        return self.parts[0]
 
     def _merged(self) -> pl.DataFrame:
         top_keep = self.stat.top.n * TOP_CANDIDATES if self.stat.top else None

@@ -30,7 +30,7 @@ from streamstats.credentials import Credentials, may_write
 from streamstats.httpserver import Request, Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
-from streamstats.pending import Chain, Overflow, Pending
+from streamstats.pending import COMPACT_PARTS, Chain, Overflow, Pending, merged_parts
 from streamstats.protocol import Batch, InvalidBatch, decode_batch, decode_batch_v2, decompress
 from streamstats.schema import migrate
 from streamstats.sink import INITIAL_POSITION, connect, delete_expired, load_positions, write_statistic
@@ -125,6 +125,8 @@ class Aggregator:
         self._stop = threading.Event()
         self._draining = False
         self._conn: pymysql.connections.Connection | None = None
+        self._positions_conn: pymysql.connections.Connection | None = None
+        self._positions_lock = threading.Lock()
 
     # --- HTTP ------------------------------------------------------------------------------------------
     def route(self, request: Request) -> Response:
@@ -186,11 +188,14 @@ class Aggregator:
             missing = [n for n in names if (agent, n) not in self._known or (agent, n) in self._stale]
         if not missing:
             return
-        conn = connect(self.cfg.mysql)
-        try:
-            stored = load_positions(conn, agent)
-        finally:
-            conn.close()
+        with self._positions_lock:  # one connection for these short reads, kept open
+            try:
+                if self._positions_conn is None or not self._positions_conn.open:
+                    self._positions_conn = connect(self.cfg.mysql)
+                stored = load_positions(self._positions_conn, agent)
+            except (pymysql.MySQLError, OSError):
+                self._positions_conn = None
+                raise
         with self._lock:
             for name in missing:
                 if (agent, name) in self._stale or (agent, name) not in self._known:
@@ -214,7 +219,7 @@ class Aggregator:
     def _apply(self, batch: Batch) -> Response:
         try:
             self._load_known(batch.agent, [d.statistic.name for d in batch.deltas])
-        except pymysql.MySQLError as exc:
+        except (pymysql.MySQLError, OSError) as exc:
             return Response(503, {"error": "mysql unavailable", "detail": str(exc)}, {"Retry-After": "5"})
         with self._lock:
             fresh, resent, conflicts = self._classify(batch)
@@ -258,7 +263,7 @@ class Aggregator:
         names = [s.name for s in self.stats.statistics]
         try:
             self._load_known(agent, names)
-        except pymysql.MySQLError as exc:
+        except (pymysql.MySQLError, OSError) as exc:
             return Response(503, {"error": "mysql unavailable", "detail": str(exc)}, {"Retry-After": "5"})
         with self._lock:
             out = {
@@ -331,6 +336,17 @@ class Aggregator:
             already_committed=outcome.already_committed,
         )
 
+    def _compact(self, state: _StatState) -> None:
+        """Merge the current generation's parts outside the lock: requests only append. Runs in the
+        flusher's thread, so a generation is never sealed while its parts are being merged."""
+        with self._lock:
+            pending = state.current
+            parts = pending.take_parts(COMPACT_PARTS)
+        if parts:
+            merged = merged_parts(state.stat, parts)
+            with self._lock:
+                pending.give_merged(merged)
+
     def _drop(self, state: _StatState, moved: list[str]) -> None:
         """Another writer moved checkpoints: every agent of this statistic's sums re-reads from MySQL."""
         with self._lock:
@@ -376,6 +392,8 @@ class Aggregator:
                 if now >= state.next_flush:
                     self._flush(state)
                     state.next_flush = time.monotonic() + self._retry_delay(state)
+                else:
+                    self._compact(state)
             if now >= next_expiry:
                 self._expire()
                 next_expiry = time.monotonic() + self.cfg.retention_interval

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from streamstats.aggregate import Accumulator, merge
+from streamstats.aggregate import TOP_CANDIDATES, merge, owned
 from streamstats.protocol import MAX_COUNTER
 from streamstats.statistics import BUCKET_COLUMN, Statistic
 
-# Parts an aggregator's accumulator takes before compacting: every agent's delta is one part, so more
-# than an agent's (the compaction is a group-by over all of them).
-MAX_PARTS = 64
+# Parts of a statistic's generation from which the flusher thread merges them.
+COMPACT_PARTS = 16
 
 
 @dataclass
@@ -57,19 +56,19 @@ def overflowing_keys(stat: Statistic, held: pl.DataFrame, delta: pl.DataFrame, l
 
 @dataclass
 class Pending:
-    """One generation of a statistic's accepted deltas."""
+    """One generation of a statistic's accepted deltas: the agents' frames as they came, merged in the
+    background (`take_parts` / `give_merged`, outside the aggregator's lock) so that a request only
+    appends; what it holds stays bounded by the distinct keys (and by max_pending_rows meanwhile)."""
 
     stat: Statistic
-    counts: Accumulator = field(init=False)
+    parts: list[pl.DataFrame] = field(default_factory=list)
+    merging: list[pl.DataFrame] = field(default_factory=list)  # taken by a compaction in progress
     chains: dict[str, Chain] = field(default_factory=dict)
     bound: int = 0  # no key's sum is above this
+    rows: int = 0
 
-    def __post_init__(self) -> None:
-        self.counts = Accumulator(self.stat, MAX_PARTS)
-
-    @property
-    def rows(self) -> int:
-        return self.counts.rows
+    def _exact(self) -> pl.DataFrame:
+        return merge(self.stat, [*self.merging, *self.parts])
 
     def check(self, delta: pl.DataFrame) -> int:
         """The delta's peak counter, when adding it keeps every sum below MAX_COUNTER; else Overflow.
@@ -77,22 +76,44 @@ class Pending:
         top = peak(delta, self.stat)
         if self.bound + top < MAX_COUNTER:
             return top
-        self.bound = peak(self.counts.compact(), self.stat)
+        held = self._exact()
+        self.bound = peak(held, self.stat)
         if self.bound + top < MAX_COUNTER:
             return top
-        crossing = overflowing_keys(self.stat, self.counts.compact(), delta, MAX_COUNTER)
+        crossing = overflowing_keys(self.stat, held, delta, MAX_COUNTER)
         if crossing:
             raise Overflow(f"{crossing} sums would reach {MAX_COUNTER}")
         return top
 
     def add(self, agent: str, chain: Chain, delta: pl.DataFrame, top: int) -> None:
         """Add a delta `check` accepted, continuing (or starting) the agent's chain."""
-        self.counts.add(delta)
+        if not delta.is_empty():
+            self.parts.append(delta)
+            self.rows += delta.height
         self.bound += top
         held = self.chains.get(agent)
         self.chains[agent] = Chain(held.start if held else chain.start, chain.end, chain.run, chain.seq)
 
+    def take_parts(self, at_least: int) -> list[pl.DataFrame]:
+        """The parts to merge, when there are `at_least` (under the lock; none while one merge runs)."""
+        if self.merging or len(self.parts) < at_least:
+            return []
+        self.merging, self.parts = self.parts, []
+        return self.merging
+
+    def give_merged(self, merged: pl.DataFrame) -> None:
+        """The merge of what `take_parts` gave (under the lock)."""
+        self.rows += merged.height - sum(f.height for f in self.merging)
+        self.parts.insert(0, merged)
+        self.merging = []
+
     def rows_to_write(self) -> pl.DataFrame:
         """The sums as written: a top-N statistic keeps its N leaders per bucket and key."""
         top_keep = self.stat.top.n if self.stat.top else None
-        return merge(self.stat, [self.counts.compact()], top_keep)
+        return merge(self.stat, [*self.merging, *self.parts], top_keep)
+
+
+def merged_parts(stat: Statistic, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """A compaction's result: a top-N statistic keeps TOP_CANDIDATES x N candidates per group."""
+    top_keep = stat.top.n * TOP_CANDIDATES if stat.top else None
+    return owned(merge(stat, parts, top_keep, engine="streaming"))
