@@ -1,7 +1,10 @@
 """Verify the analytics pipeline on its three hosts, then bill real traffic end to end."""
 
+import hashlib
 import json
 import time
+
+import testinfra
 
 from lab.traffic import format_comparison, random_requests, send_requests, wait_until_billed
 
@@ -50,7 +53,7 @@ def test_configuration_and_secret_modes(host):
     name = "streamstats-aggregator" if _is(host, DB) else "streamstats-agent"
     config = host.file(f"/etc/streamstats/{name}.yml")
     assert (config.user, config.mode) == ("root", 0o640)
-    secrets = ["aggregator.tokens", "mysql.password"] if _is(host, DB) else ["agent.token"]
+    secrets = ["mysql.password"] if _is(host, DB) else ["agent.token"]
     for secret in secrets:
         secret_file = host.file(f"/etc/streamstats/{secret}")
         assert secret_file.mode == 0o640
@@ -76,6 +79,34 @@ def test_health_endpoints(host):
         url,
     )
     assert json.loads(body)
+
+
+_STATUS_OF = """
+import sys, urllib.error, urllib.request as u
+request = u.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.stdin.read().strip()})
+try:
+    print(u.urlopen(request).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+"""
+
+
+def test_each_edge_node_may_write_only_its_own_counters():
+    """The aggregator holds only digests; an edge node's token opens its own positions, not another's."""
+    db, edge1, edge2 = (testinfra.get_host(f"podman://{name}") for name in (DB, *EDGES))
+    token = edge1.file("/etc/streamstats/agent.token").content_string.strip()
+    other = edge2.file("/etc/streamstats/agent.token").content_string.strip()
+    credentials = db.file("/etc/streamstats/aggregator.credentials").content_string
+    assert token not in credentials and other not in credentials
+    assert f"{EDGES[0]} sha256:{hashlib.sha256(token.encode()).hexdigest()}" in credentials
+    assert f"{EDGES[1]} sha256:{hashlib.sha256(other.encode()).hexdigest()}" in credentials
+
+    def status(agent: str) -> str:
+        url = f"http://127.0.0.1:9400/v1/agents/{agent}/positions"
+        return db.check_output("echo %s | python3 -c %s %s", token, _STATUS_OF, url)
+
+    assert status(EDGES[0]) == "200"
+    assert status(EDGES[1]) == "403"
 
 
 def test_traffic_is_billed_exactly():
