@@ -127,7 +127,9 @@ class Agent:
         self.metrics = _Metrics(self.registry)
         self.run_id = uuid.uuid4().hex
         self.seq = 0
-        self.client = AggregatorClient(self.cfg.aggregator_url, self.cfg.token, self.cfg.request_timeout)
+        self.client = AggregatorClient(
+            self.cfg.aggregator_url, self.cfg.token, self.cfg.request_timeout, self.cfg.ca_file
+        )
         self.followed: dict[str, _Followed] = {}
         self.counters = Counters(self.engine)
         self.start_of: dict[str, dict[str, Any]] = {}  # statistic -> position JSON where its counts begin

@@ -27,7 +27,7 @@ import pymysql
 
 from streamstats.config import AGENT_ID, AggregatorConfig, Config
 from streamstats.credentials import Credentials, may_write
-from streamstats.httpserver import Request, Response, serve
+from streamstats.httpserver import Request, Response, serve, server_tls
 from streamstats.logs import event
 from streamstats.metrics import Registry
 from streamstats.pending import COMPACT_PARTS, Chain, Overflow, Pending, merged_parts
@@ -445,13 +445,15 @@ class Aggregator:
             signal.signal(sig, lambda *_: stop.set())
         if not self._prepare_schema(stop):
             return 0
-        server = serve(self.cfg.listen, self.route, self.registry, self.health, self.cfg.client_timeout)
+        tls = server_tls(self.cfg.tls_cert_file, self.cfg.tls_key_file) if self.cfg.tls_cert_file else None
+        server = serve(self.cfg.listen, self.route, self.registry, self.health, self.cfg.client_timeout, tls)
         host, port = server.server_address[:2]
         event(
             log,
             logging.INFO,
             "listening",
             address=f"{host}:{port}",
+            tls=bool(tls),
             statistics=len(self.stats.statistics),
             pid=os.getpid(),
         )

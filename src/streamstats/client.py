@@ -26,6 +26,7 @@ class AggregatorClient:
     url: str
     token: str
     timeout: float
+    ca_file: str = ""  # for https: the CA the aggregator's certificate must chain to
     _session: requests.Session | None = field(default=None, init=False, repr=False)
 
     @property
@@ -44,7 +45,12 @@ class AggregatorClient:
 
         try:
             response = self.session.request(
-                method, self.url + path, timeout=(min(self.timeout, 5.0), self.timeout), **kwargs
+                method,
+                self.url + path,
+                timeout=(min(self.timeout, 5.0), self.timeout),
+                # Per request: a session's `verify` gives way to REQUESTS_CA_BUNDLE from the environment.
+                verify=self.ca_file or True,
+                **kwargs,
             )
         except requests.RequestException as exc:
             raise AggregatorError(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc

@@ -46,6 +46,7 @@ class AgentConfig:
     aggregator_url: str = ""
     token: str = ""
     protocol: int = 2  # 1 (JSON) for aggregators older than version 2
+    ca_file: str = ""  # PEM CA(s) an https aggregator's certificate must chain to (default: the system's)
     start_at: str = "beginning"
     chunk_size: int = 16 * 2**20
     flush_interval: float = 5.0
@@ -83,6 +84,8 @@ class AggregatorConfig:
     credentials_file: str = ""  # per-agent token digests (streamstats.credentials)
     listen: str = "127.0.0.1:9400"
     client_timeout: float = 30.0  # a connection idle or stalled this long is closed
+    tls_cert_file: str = ""  # PEM chain: agents then connect with https://
+    tls_key_file: str = ""
     max_body: int = 64 * 2**20
     table_prefix: str = "stat_"
     retention_interval: float = 600.0
@@ -176,6 +179,18 @@ class _Section:
         return Backoff(initial, sub.duration("max", max(default.max, initial), initial))
 
 
+def _readable(section: _Section, name: str) -> str:
+    """An optional file's path (relative to the configuration), which must be readable."""
+    if not section.has(name):
+        return ""
+    path = section.base / section.string(name)
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{section.key}.{name}", f"cannot read {path}: {exc.strerror}") from exc
+    return str(path)
+
+
 def _listen(section: _Section, name: str, default: str) -> str:
     value = section.string(name, default)
     if value and not re.match(r"^[^\s:]*:\d{1,5}$", value):
@@ -241,6 +256,7 @@ def _agent(raw: Any, base: Path, stats: StatisticSet) -> AgentConfig:
         aggregator_url=url.rstrip("/"),
         token=token,
         protocol=s.integer("protocol", AgentConfig.protocol, 1, 2),
+        ca_file=_readable(s, "ca_file"),
         start_at=s.choice("start_at", "beginning", START_AT),
         chunk_size=chunk,
         flush_interval=s.duration("flush_interval", AgentConfig.flush_interval, 0.1),
@@ -293,6 +309,9 @@ def _aggregator(raw: Any, base: Path) -> AggregatorConfig:
             raise ConfigError(
                 "aggregator.credentials_file", f"cannot read {credentials}: {exc.strerror}"
             ) from exc
+    tls_cert, tls_key = _readable(s, "tls_cert_file"), _readable(s, "tls_key_file")
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("aggregator.tls_key_file", "give tls_cert_file and tls_key_file together")
     if not tokens and not credentials:
         raise ConfigError(
             "aggregator.credentials_file", "agents need credentials: credentials_file, tokens or tokens_file"
@@ -308,6 +327,8 @@ def _aggregator(raw: Any, base: Path) -> AggregatorConfig:
         credentials_file=credentials,
         listen=_listen(s, "listen", AggregatorConfig.listen) or AggregatorConfig.listen,
         client_timeout=s.duration("client_timeout", AggregatorConfig.client_timeout, 0.1),
+        tls_cert_file=tls_cert,
+        tls_key_file=tls_key,
         max_body=s.size("max_body", AggregatorConfig.max_body, 1024),
         table_prefix=s.string("table_prefix", "stat_", re.compile(r"^[a-z][a-z0-9_]{0,15}$")),
         retention_interval=s.duration("retention_interval", AggregatorConfig.retention_interval, 1),

@@ -1,12 +1,16 @@
 """A small threaded HTTP server for the services: JSON answers, /healthz and /metrics built in.
 
 A connection idle or stalled (a slow client) for `timeout` seconds is closed, so clients cannot hold
-threads forever; the listen backlog takes a fleet's burst of connects without SYN retries."""
+threads forever; the listen backlog takes a fleet's burst of connects without SYN retries. With a TLS
+context, each connection's handshake runs in its own thread (a slow handshake holds no one else), and
+a client speaking plain HTTP to the TLS port gets a plain-text 400 saying so instead of a reset."""
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,15 +83,44 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format % args)
 
 
+TLS_RECORD_HANDSHAKE = 0x16  # the first byte of every TLS ClientHello
+PLAIN_HTTP_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    b"This port speaks TLS: use an https:// URL.\n"
+)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], route: Route, timeout: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], route: Route, timeout: float, tls: ssl.SSLContext | None
+    ) -> None:
         handler = type("Handler", (_Handler,), {"timeout": timeout})
         super().__init__(address, handler)
-        self.route = route
+        self.route, self.timeout_seconds, self.tls = route, timeout, tls
+
+    def finish_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
+        """In the connection's thread: the TLS handshake (if any), then the requests."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(self.timeout_seconds)
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+            if first and first[0] != TLS_RECORD_HANDSHAKE:
+                request.sendall(PLAIN_HTTP_ANSWER)
+                return
+            secured = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("handshake failed", extra={"kv": {"peer": str(client_address), "error": str(exc)}})
+            return
+        try:
+            super().finish_request(secured, client_address)  # type: ignore[arg-type]
+        finally:
+            secured.close()
 
 
 def serve(
@@ -96,6 +129,7 @@ def serve(
     registry: Registry,
     health: Callable[[], tuple[bool, dict]],
     timeout: float = 30.0,
+    tls: ssl.SSLContext | None = None,
 ) -> _Server:
     """Start serving `route` plus /healthz and /metrics on HOST:PORT in a daemon thread."""
 
@@ -108,6 +142,14 @@ def serve(
         return route(request)
 
     host, port = listen.rsplit(":", 1)
-    server = _Server((host, int(port)), with_builtins, timeout)
+    server = _Server((host, int(port)), with_builtins, timeout, tls)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
+
+
+def server_tls(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server context: TLS 1.2 or later, the certificate chain and its key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context

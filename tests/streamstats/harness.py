@@ -19,6 +19,7 @@ import yaml
 
 from streamstats.credentials import digest
 from tests.mariadb import PASSWORD, USER, MariaDB, free_port
+from tests.streamstats.pki import CA
 
 TOKEN = "test-token-0123456789abcdef"  # a shared token (the version-1 scheme), where a test asks for one
 AGENT_IDS = tuple(f"edge{n:02d}" for n in range(1, 10))
@@ -119,6 +120,7 @@ class Service:
     args: list[str]
     log: Path
     url: str = ""
+    verify: str | bool = True  # for https: the CA file its certificate chains to
     process: subprocess.Popen | None = None
     starts: int = 0
 
@@ -139,7 +141,7 @@ class Service:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited with {self.process.returncode}: {self.tail()}")
             try:
-                return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+                return requests.get(f"{self.url}/healthz", timeout=2, verify=self.verify).status_code == 200
             except requests.RequestException:
                 return False
 
@@ -171,7 +173,7 @@ class Service:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def metrics_text(self) -> str:
-        return requests.get(f"{self.url}/metrics", timeout=5).text
+        return requests.get(f"{self.url}/metrics", timeout=5, verify=self.verify).text
 
     def metrics(self) -> dict[str, float]:
         out = {}
@@ -202,8 +204,17 @@ class Lab:
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         return path
 
-    def aggregator(self, statistics: Any = None, **settings: Any) -> Service:
+    def ca(self) -> CA:
+        """The lab's private CA (made at the first use)."""
+        if not (self.dir / "lab-ca.pem").exists():
+            CA.create(self.dir, "lab")
+        return CA(self.dir, "lab")
+
+    def aggregator(self, statistics: Any = None, tls: bool = False, **settings: Any) -> Service:
         port = free_port()
+        if tls:
+            cert, key = self.ca().issue(f"aggregator{port}")
+            settings |= {"tls_cert_file": str(cert), "tls_key_file": str(key)}
         section = {
             "listen": f"127.0.0.1:{port}",
             "credentials_file": "credentials",
@@ -226,7 +237,8 @@ class Lab:
         service = Service(
             "aggregator", ["aggregator", "--config", str(config)], self.dir / f"aggregator{port}.log"
         )
-        service.url = f"http://127.0.0.1:{port}"
+        service.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        service.verify = str(self.ca().cert) if tls else True
         self.services.append(service)
         return service
 
@@ -251,6 +263,8 @@ class Lab:
         }
         if aggregator is not None:
             section |= {"aggregator_url": aggregator.url, "token_file": f"token-{agent}"}
+            if isinstance(aggregator.verify, str):
+                section.setdefault("ca_file", aggregator.verify)
         return self.write_config(
             f"agent{port}.yml", {"statistics": statistics or TEST_STATISTICS, "agent": section}
         )
