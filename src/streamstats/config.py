@@ -180,8 +180,8 @@ class _Section:
 
 
 def _readable(section: _Section, name: str) -> str:
-    """An optional file's path (relative to the configuration), which must be readable."""
-    if not section.has(name):
+    """An optional file's path (relative to the configuration), which must be readable; "" is none."""
+    if not section.string(name):
         return ""
     path = section.base / section.string(name)
     try:

@@ -72,20 +72,24 @@ def test_listening_sockets(host):
 
 
 def test_health_endpoints(host):
-    url = "http://127.0.0.1:9400/healthz" if _is(host, DB) else "http://127.0.0.1:9401/healthz"
+    url = "https://127.0.0.1:9400/healthz" if _is(host, DB) else "http://127.0.0.1:9401/healthz"
+    # A liveness probe on the host itself (the certificate names the host for the agents, not 127.0.0.1).
     body = host.check_output(
         "python3 -c %s %s",
-        "import sys, urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode())",
+        "import ssl, sys, urllib.request as u;"
+        " print(u.urlopen(sys.argv[1], context=ssl._create_unverified_context()).read().decode())",
         url,
     )
     assert json.loads(body)
 
 
+# Run on an edge node: the aggregator's status for a URL, verified against the CA the role installed.
 _STATUS_OF = """
-import sys, urllib.error, urllib.request as u
+import ssl, sys, urllib.error, urllib.request as u
 request = u.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.stdin.read().strip()})
+context = ssl.create_default_context(cafile="/etc/streamstats/aggregator-ca.pem")
 try:
-    print(u.urlopen(request).status)
+    print(u.urlopen(request, context=context).status)
 except urllib.error.HTTPError as exc:
     print(exc.code)
 """
@@ -101,12 +105,13 @@ def test_each_edge_node_may_write_only_its_own_counters():
     assert f"{EDGES[0]} sha256:{hashlib.sha256(token.encode()).hexdigest()}" in credentials
     assert f"{EDGES[1]} sha256:{hashlib.sha256(other.encode()).hexdigest()}" in credentials
 
-    def status(agent: str) -> str:
-        url = f"http://127.0.0.1:9400/v1/agents/{agent}/positions"
-        return db.check_output("echo %s | python3 -c %s %s", token, _STATUS_OF, url)
+    def status(agent: str, scheme: str = "https") -> str:
+        url = f"{scheme}://{DB}:9400/v1/agents/{agent}/positions"
+        return edge1.check_output("echo %s | python3 -c %s %s", token, _STATUS_OF, url)
 
     assert status(EDGES[0]) == "200"
     assert status(EDGES[1]) == "403"
+    assert status(EDGES[0], "http") == "400"  # plain HTTP to the TLS port
 
 
 def test_traffic_is_billed_exactly():
