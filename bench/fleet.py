@@ -48,6 +48,7 @@ from common import (
 )
 
 from streamstats import generate
+from streamstats.agent import SEND_LEAD
 from streamstats.aggregate import empty_frame
 from streamstats.credentials import digest
 from streamstats.formats import load_formats
@@ -62,7 +63,6 @@ LINES_PER_SECOND = 1000
 HELD_P99 = 1.0
 BILLING = "customer_traffic"
 FRESHNESS_SAMPLE = 5
-SEND_LEAD = 1.0
 CONTENT_TYPES = {1: "application/json", 2: V2_CONTENT_TYPE}
 
 
@@ -161,7 +161,8 @@ class SimulatedAgent:
         self.run = uuid.uuid4().hex
         self.seq = 0
         self.offsets = {s.name: 0 for s in stats.statistics}
-        self.lead = min(SEND_LEAD, TICK / 4) * (1 + random.random()) / 2
+        low, high = SEND_LEAD  # as the agent spreads its sends
+        self.lead = min(low + (high - low) * random.random(), TICK * 0.4)
 
     def body(self, names: list[str]) -> tuple[bytes, dict[str, int]]:
         """A batch as streamstats.protocol writes it, from the deltas encoded once."""

@@ -41,7 +41,9 @@ from streamstats.tail import Chunk, Stream
 
 log = logging.getLogger("streamstats.agent")
 SAMPLE_EVERY = 10.0  # seconds between two logged samples of one reject reason
-SEND_LEAD = 1.0  # seconds before the aggregator's write slots at most that a batch is sent
+# Seconds before the aggregator's write slots that a batch is sent: each agent at its own point of this
+# window, so that a fleet's sends spread over it; a line then waits at most a flush interval plus this.
+SEND_LEAD = (0.2, 2.0)
 
 
 class _Metrics:
@@ -431,9 +433,10 @@ class Agent:
 
     def _until_send(self) -> float:
         """Batches go out just before the wall-clock slots where the aggregator writes (a multiple of
-        the flush interval), a little earlier for each agent so that a fleet does not send at once."""
+        the flush interval), each agent at its own point of SEND_LEAD so that a fleet spreads its sends."""
         interval = self.cfg.flush_interval
-        return until_slot(interval, min(SEND_LEAD, interval / 4) * (1 + self._jitter) / 2)
+        low, high = SEND_LEAD
+        return until_slot(interval, min(low + (high - low) * self._jitter, interval * 0.4))
 
     def _send_due(self, now: float, next_seal: float) -> float:
         """Seal and send when it is time; returns the next sealing time."""
