@@ -145,6 +145,7 @@ class Agent:
         self.last_tick = time.monotonic()
         self._sampled: dict[str, float] = {}
         self._jitter = random.random()  # this agent's place in the lead before each slot
+        self.newest = 0.0  # the newest line's timestamp
 
     # --- streams -----------------------------------------------------------------------------------
     def _discover(self) -> dict[str, FileEntry]:
@@ -335,7 +336,8 @@ class Agent:
             self.metrics.errors.inc(count, reason=reason)
             self._log_sample(reason, chunk, parsed.samples.get(reason, ""))
         if parsed.good:
-            self.metrics.newest.set(max(self.metrics.newest.get(), float(parsed.frame[TS].max())))  # type: ignore[arg-type]
+            self.newest = max(self.newest, float(parsed.frame[TS].max()))  # type: ignore[arg-type]
+            self.metrics.newest.set(self.newest)
         return parsed
 
     def batch_full(self) -> bool:
