@@ -7,7 +7,8 @@ run as the current user (these machines have no systemd). Reusable by any test a
         db = mariadb.create_database("x")
         conn = mariadb.connect(db)
 
-`restart()` and `kill()` let a test take the server away and bring it back on the same port.
+`restart()` and `kill()` let a test take the server away and bring it back on the same port. The
+server also speaks TLS, with a certificate for 127.0.0.1 from its own CA (`ca_file`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from tests.pki import CA
 from tests.support import require_binary
 
 USER = "tester"
@@ -57,6 +59,21 @@ class MariaDB:
     @property
     def log(self) -> Path:
         return self.base / "error.log"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA the server's TLS certificate chains to."""
+        return CA(self.base, "mariadb").cert
+
+    def _tls_options(self) -> list[str]:
+        ca = CA(self.base, "mariadb")
+        if not ca.cert.exists():
+            CA.create(self.base, "mariadb").issue("server")
+        return [
+            f"--ssl-ca={ca.cert}",
+            f"--ssl-cert={self.base / 'server.pem'}",
+            f"--ssl-key={self.base / 'server.key'}",
+        ]
 
     def install(self) -> None:
         require_binary("mariadb-install-db")
@@ -94,6 +111,7 @@ class MariaDB:
             f"--innodb-flush-log-at-trx-commit={self.flush_at_commit}",
             "--max-connections=200",
             "--local-infile=1",
+            *self._tls_options(),
         ]
 
     def start(self, timeout: float = 60) -> None:

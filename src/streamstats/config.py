@@ -75,6 +75,7 @@ class MySQLConfig:
     user: str = "streamstats"
     password: str = ""
     connect_timeout: float = 10.0
+    ssl_ca: str = ""  # TLS, the server's certificate verified against this CA (required off loopback)
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,25 @@ def _mysql(s: _Section) -> MySQLConfig:
         user=m.string("user", MySQLConfig.user),
         password=m.secret_file("password_file") if m.has("password_file") else m.string("password"),
         connect_timeout=m.duration("connect_timeout", MySQLConfig.connect_timeout, 0.1),
+        ssl_ca=_mysql_ca(m),
     )
+
+
+LOOPBACK = ("localhost", "::1")
+
+
+def _mysql_ca(m: _Section) -> str:
+    """The CA for the connection's TLS; a database off loopback and off a socket needs one (the
+    counters, and with LOAD DATA LOCAL the aggregator's files, would otherwise cross the network in
+    clear, to a server nobody verified)."""
+    ca = _readable(m, "ssl_ca")
+    host = m.string("host", MySQLConfig.host)
+    if not ca and not m.string("unix_socket") and not (host in LOOPBACK or host.startswith("127.")):
+        raise ConfigError(
+            "aggregator.mysql.ssl_ca",
+            f"required for {host}: off loopback the connection must use verified TLS",
+        )
+    return ca
 
 
 def _aggregator(raw: Any, base: Path) -> AggregatorConfig:

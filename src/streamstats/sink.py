@@ -61,6 +61,9 @@ def connect(cfg: MySQLConfig) -> pymysql.connections.Connection:
         local_infile=True,
         # UTC buckets and strict types.
         init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+        # TLS with the server's certificate and name verified, when a CA is configured.
+        ssl_ca=cfg.ssl_ca or None,
+        ssl_verify_identity=bool(cfg.ssl_ca),
     )
     with conn.cursor() as cur:
         # No gap locks: checkpoint rows are created, then locked one by one (MySQL and MariaDB spell

@@ -19,7 +19,7 @@ import yaml
 
 from streamstats.credentials import digest
 from tests.mariadb import PASSWORD, USER, MariaDB, free_port
-from tests.streamstats.pki import CA
+from tests.pki import CA
 
 TOKEN = "test-token-0123456789abcdef"  # a shared token (the version-1 scheme), where a test asks for one
 AGENT_IDS = tuple(f"edge{n:02d}" for n in range(1, 10))

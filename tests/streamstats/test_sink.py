@@ -15,13 +15,15 @@ import polars as pl
 import pymysql
 import pytest
 
-from streamstats.config import MySQLConfig
+from streamstats.config import MySQLConfig, load
+from streamstats.errors import ConfigError
 from streamstats.formats import load_formats
 from streamstats.pending import Chain
 from streamstats.schema import CHECKPOINTS, QUARANTINE, migrate
 from streamstats.sink import BIGINT_MAX, INITIAL_POSITION, STAGED_MIN_ROWS, connect, write_statistic
 from streamstats.statistics import Statistic, parse_statistic_set
 from tests.mariadb import PASSWORD, USER, MariaDB
+from tests.pki import CA
 
 DOC = {
     "format": "cdn",
@@ -231,3 +233,34 @@ def test_a_checkpoint_moved_by_another_writer_writes_nothing(database):
     assert _checkpoint(conn) == first
     assert _write(conn, stat, _frame(10), first, second).rows == 10
     conn.close()
+
+
+def test_tls_to_mysql_verifies_the_server(mariadb: MariaDB, tmp_path):
+    """With ssl_ca the connection is encrypted and the server's certificate and name are verified; a
+    certificate from another CA is refused; off loopback the configuration requires a CA."""
+    cfg = MySQLConfig(
+        database="mysql", port=mariadb.port, user=USER, password=PASSWORD, ssl_ca=str(mariadb.ca_file)
+    )
+    conn = connect(cfg)
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        assert cur.fetchone()[1].startswith("TLS")
+    conn.close()
+    other = CA.create(tmp_path, "other")
+    with pytest.raises(pymysql.err.OperationalError, match=r"(?i)certificate verify failed"):
+        connect(dataclasses.replace(cfg, ssl_ca=str(other.cert)))
+    config = tmp_path / "aggregator.yml"
+    mysql = {"host": "db1.internal", "database": "analytics"}
+    config.write_text(json.dumps({"statistics": "cdn", "aggregator": {"tokens": ["t" * 20], "mysql": mysql}}))
+    with pytest.raises(ConfigError) as info:
+        load(config)
+    assert info.value.key == "aggregator.mysql.ssl_ca"
+    config.write_text(
+        json.dumps(
+            {
+                "statistics": "cdn",
+                "aggregator": {"tokens": ["t" * 20], "mysql": {**mysql, "ssl_ca": str(other.cert)}},
+            }
+        )
+    )
+    assert load(config).aggregator.mysql.ssl_ca == str(other.cert)

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from streamstats import generate
+from tests.pki import CA
 from tests.streamstats.harness import Lab, Service, agent_token, checkpoints, file_totals
-from tests.streamstats.pki import CA
 
 START = int(time.time()) // 3600 * 3600 - 3600
 
