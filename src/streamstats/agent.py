@@ -130,7 +130,7 @@ class Agent:
         self.run_id = uuid.uuid4().hex
         self.seq = 0
         self.client = AggregatorClient(
-            self.cfg.aggregator_url, self.cfg.token, self.cfg.request_timeout, self.cfg.ca_file
+            self.cfg.aggregator_url, self.cfg.id, self.cfg.token, self.cfg.request_timeout, self.cfg.ca_file
         )
         self.followed: dict[str, _Followed] = {}
         self.counters = Counters(self.engine)

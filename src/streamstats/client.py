@@ -24,6 +24,7 @@ class AggregatorError(RuntimeError):
 @dataclass
 class AggregatorClient:
     url: str
+    agent: str
     token: str
     timeout: float
     ca_file: str = ""  # for https: the CA the aggregator's certificate must chain to
@@ -38,6 +39,8 @@ class AggregatorClient:
         if self._session is None:
             self._session = requests.Session()
             self._session.headers["Authorization"] = f"Bearer {self.token}"
+            # What a balancer in front of several aggregator processes routes by (consistently).
+            self._session.headers["X-Streamstats-Agent"] = self.agent
         return self._session
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

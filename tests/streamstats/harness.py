@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import requests
 import yaml
 
@@ -21,6 +22,7 @@ from streamstats.credentials import digest
 from tests.mariadb import PASSWORD, USER, MariaDB, free_port
 from tests.pki import CA
 
+BALANCER_TEMPLATE = Path(__file__).parents[2] / "roles/analytics_aggregator/templates/balancer.conf.j2"
 TOKEN = "test-token-0123456789abcdef"  # a shared token (the version-1 scheme), where a test asks for one
 AGENT_IDS = tuple(f"edge{n:02d}" for n in range(1, 10))
 
@@ -66,6 +68,13 @@ TEST_STATISTICS: dict[str, Any] = {
         ),
     ],
 }
+
+
+def render_role_template(path: Path, variables: dict[str, Any]) -> str:
+    """A role's Jinja template outside Ansible (the filters it uses provided the same way)."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["comment"] = lambda text: "#\n# " + text + "\n#"
+    return env.from_string(path.read_text()).render(ansible_managed="Managed by the tests", **variables)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
@@ -121,6 +130,7 @@ class Service:
     log: Path
     url: str = ""
     verify: str | bool = True  # for https: the CA file its certificate chains to
+    command: list[str] | None = None  # default: streamstats with `args`
     process: subprocess.Popen | None = None
     starts: int = 0
 
@@ -129,7 +139,7 @@ class Service:
         with open(self.log, "ab") as log:
             log.write(f"\n=== start {self.starts}\n".encode())
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamstats.cli", *self.args],
+                self.command or [sys.executable, "-m", "streamstats.cli", *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -237,6 +247,37 @@ class Lab:
         service = Service(
             "aggregator", ["aggregator", "--config", str(config)], self.dir / f"aggregator{port}.log"
         )
+        service.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        service.verify = str(self.ca().cert) if tls else True
+        self.services.append(service)
+        return service
+
+    def balancer(self, aggregators: list[Service], tls: bool = True) -> Service:
+        """nginx in front of `aggregators`, with the role's own balancer configuration."""
+        port = free_port()
+        base = self.dir / f"nginx{port}"
+        base.mkdir()
+        settings: dict[str, Any] = {
+            "analytics_aggregator_balancer_listen": f"127.0.0.1:{port}",
+            "analytics_aggregator_balancer_ports": [a.url.rsplit(":", 1)[1] for a in aggregators],
+            "analytics_aggregator_balancer_tls_cert_file": "",
+            "analytics_aggregator_balancer_timeout": "10s",
+            "analytics_aggregator_balancer_max_body": 64 << 20,
+        }
+        if tls:
+            cert, key = self.ca().issue(f"balancer{port}")
+            settings |= {
+                "analytics_aggregator_balancer_tls_cert_file": str(cert),
+                "analytics_aggregator_balancer_tls_key_file": str(key),
+            }
+        (base / "balancer.conf").write_text(render_role_template(BALANCER_TEMPLATE, settings))
+        (base / "nginx.conf").write_text(
+            f"daemon off;\npid {base}/nginx.pid;\nerror_log {base}/error.log;\nevents {{}}\n"
+            f"http {{\n  access_log off;\n  client_body_temp_path {base}/body;\n"
+            f"  proxy_temp_path {base}/proxy;\n  include {base}/balancer.conf;\n}}\n"
+        )
+        command = ["nginx", "-p", str(base), "-e", str(base / "error.log"), "-c", str(base / "nginx.conf")]
+        service = Service("balancer", [], self.dir / f"nginx{port}.log", command=command)
         service.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         service.verify = str(self.ca().cert) if tls else True
         self.services.append(service)

@@ -1,6 +1,8 @@
-"""Chaos: a million generated lines while the agent and the aggregator die by SIGKILL at random
-moments, MariaDB crashes and restarts, and the log rotates both ways (rename and copytruncate).
-Afterwards the billing table equals the totals computed straight from the log files, exactly."""
+"""Chaos: a million generated lines read by two agents while the agents and the aggregator processes
+(two, behind the nginx balancer, over TLS: each agent routed to one, their sums merged) die by SIGKILL
+at random moments, MariaDB crashes and restarts, and the log
+rotates both ways (rename and copytruncate). Afterwards the billing table equals the totals computed
+straight from the log files (twice: each agent counts every line), exactly."""
 
 from __future__ import annotations
 
@@ -70,7 +72,9 @@ def _chaos(services: dict[str, Service], db: MariaDB, writer: Writer, rng: rando
     survived: Counter[str] = Counter()
     while writer.is_alive():
         time.sleep(rng.uniform(0.4, 1.8))
-        victim = rng.choices(["agent", "aggregator", "mariadb"], weights=[5, 4, 1])[0]
+        victim = rng.choices(
+            ["agent-a", "agent-b", "aggregator-a", "aggregator-b", "mariadb"], [3, 3, 2, 2, 1]
+        )[0]
         if victim == "mariadb":
             crash = rng.random() < 0.5
             db.restart(crash=crash)
@@ -78,7 +82,7 @@ def _chaos(services: dict[str, Service], db: MariaDB, writer: Writer, rng: rando
             continue
         service = services[victim]
         service.kill()
-        survived[f"{victim} SIGKILL"] += 1
+        survived[f"{victim.split('-')[0]} SIGKILL"] += 1
         time.sleep(rng.uniform(0.0, 1.0))
         service.start()
     return survived
@@ -92,23 +96,28 @@ def test_exactly_once_through_kills_restarts_and_rotations(tmp_path: Path, recor
     rotated = [f"{{path}}.{n}" for n in range(1, ROTATED + 1)]
     began = time.monotonic()
     try:
-        aggregator = lab.aggregator()
-        agent = lab.agent(aggregator, [{"path": str(log), "rotated": rotated}], chunk_size="4MiB")
+        aggregators = [lab.aggregator(), lab.aggregator()]
+        balancer = lab.balancer(aggregators)
+        files = [{"path": str(log), "rotated": rotated}]
+        agents = [lab.agent(balancer, files, chunk_size="4MiB", id=name) for name in ("edge01", "edge02")]
         log.write_bytes(next(generate.blocks(BLOCK, seed=42, start=START, rate=5000)))
-        aggregator.start()
-        agent.start()
-        # A new agent counts from the file that is current when it first starts: rotate only once it
-        # has joined (its starting positions are committed).
-        wait_until(lambda: len(checkpoints(db, lab.database)) == 4, 60, "the agent to join")
+        for service in (*aggregators, balancer, *agents):
+            service.start()
+        # A new agent counts from the file that is current when it first starts: rotate only once both
+        # have joined (their starting positions are committed).
+        wait_until(lambda: len(checkpoints(db, lab.database)) == 8, 60, "the agents to join")
         writer = Writer(log, rng, first=BLOCK)
         writer.start()
-        survived = _chaos({"agent": agent, "aggregator": aggregator}, db, writer, rng)
+        victims = dict(
+            zip(["agent-a", "agent-b", "aggregator-a", "aggregator-b"], [*agents, *aggregators], strict=True)
+        )
+        survived = _chaos(victims, db, writer, rng)
         writer.join()
         assert writer.error is None, writer.error
         files = [log, *tmp_path.glob("access.log.*")]
         expected = file_totals(files)
         assert sum(r for r, _ in expected.values()) == LINES
-        lab.wait_for_totals(expected, timeout=120)
+        lab.wait_for_totals({key: (2 * r, 2 * b) for key, (r, b) in expected.items()}, timeout=120)
         survived.update({f"{kind} rotation": n for kind, n in writer.rotations.items()})
         summary = ", ".join(f"{n} {what}" for what, n in sorted(survived.items()))
         message = f"chaos: {LINES} lines exact in MySQL after {summary} ({time.monotonic() - began:.0f} s)"

@@ -54,3 +54,16 @@ def test_a_certificate_from_another_ca_is_refused(lab: Lab, aggregator: Service)
     time.sleep(3)
     assert "CERTIFICATE_VERIFY_FAILED" in agent.tail(50)
     assert checkpoints(lab.mariadb, lab.database) == {}
+
+
+def test_plain_http_to_the_balancer_is_told_so(lab: Lab):
+    """The balancer terminates TLS; the aggregator processes behind it listen on loopback."""
+    aggregator = lab.aggregator()
+    aggregator.start()
+    balancer = lab.balancer([aggregator])
+    balancer.start()
+    balancer.wait_healthy()
+    plain = balancer.url.replace("https://", "http://")
+    response = requests.get(f"{plain}/healthz", timeout=10)
+    assert response.status_code == 400
+    assert "HTTPS port" in response.text
