@@ -59,6 +59,10 @@ class _StatState:
     def rows(self) -> int:
         return self.current.rows + (self.sealed.rows if self.sealed else 0)
 
+    def holds(self, agent: str) -> bool:
+        """Whether deltas of `agent` wait here to be written."""
+        return agent in self.current.chains or (self.sealed is not None and agent in self.sealed.chains)
+
     @property
     def empty(self) -> bool:
         return not self.current.chains and self.sealed is None
@@ -224,6 +228,11 @@ class Aggregator:
         with self._lock:
             fresh, resent, conflicts = self._classify(batch)
             if conflicts:
+                # What this process knew may be old (another process wrote since): the agent's next
+                # positions come from MySQL, unless deltas are held here (they chain on `known`).
+                for name in conflicts:
+                    if not self._states[name].holds(batch.agent):
+                        self._stale.add((batch.agent, name))
                 self.metrics.batches.inc(result="conflict")
                 event(
                     log,

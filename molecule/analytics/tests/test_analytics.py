@@ -35,7 +35,8 @@ def test_packages_and_venv(host):
 
 def test_service_users_and_units(host):
     if _is(host, DB):
-        service, user = "streamstats-aggregator", "streamstats"
+        service, user = "streamstats-aggregator-1", "streamstats"
+        assert host.service("streamstats-aggregator-2").is_running
     else:
         service = user = "streamstats-agent"
     unit = host.service(service)
@@ -50,7 +51,7 @@ def test_service_users_and_units(host):
 
 
 def test_configuration_and_secret_modes(host):
-    name = "streamstats-aggregator" if _is(host, DB) else "streamstats-agent"
+    name = "streamstats-aggregator-1" if _is(host, DB) else "streamstats-agent"
     config = host.file(f"/etc/streamstats/{name}.yml")
     assert (config.user, config.mode) == ("root", 0o640)
     secrets = ["mysql.password"] if _is(host, DB) else ["agent.token"]
@@ -65,14 +66,17 @@ def test_listening_sockets(host):
     if _is(host, DB):
         assert host.socket("tcp://127.0.0.1:3306").is_listening
         assert not host.socket("tcp://0.0.0.0:3306").is_listening
-        assert host.socket("tcp://0.0.0.0:9400").is_listening
+        assert host.socket("tcp://0.0.0.0:9400").is_listening  # the balancer (nginx, TLS)
+        for port in (9411, 9412):  # the aggregator processes, on loopback only
+            assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+            assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
     else:
         assert host.socket("tcp://0.0.0.0:80").is_listening
         assert host.socket("tcp://127.0.0.1:9401").is_listening
 
 
 def test_health_endpoints(host):
-    url = "https://127.0.0.1:9400/healthz" if _is(host, DB) else "http://127.0.0.1:9401/healthz"
+    url = "https://127.0.0.1:9400/healthz" if _is(host, DB) else "http://127.0.0.1:9401/healthz"  # via nginx
     # A liveness probe on the host itself (the certificate names the host for the agents, not 127.0.0.1).
     body = host.check_output(
         "python3 -c %s %s",
