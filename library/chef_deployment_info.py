@@ -20,6 +20,7 @@ description:
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
 author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
+  - cdn.infra.attributes.info_module
   - cdn.infra.chef
   - cdn.infra.chef.action_group
 options:
@@ -54,14 +55,6 @@ notes:
   - Check mode is supported; the module changes nothing.
 seealso:
   - module: cdn.infra.chef_deployment
-attributes:
-  check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -18,6 +18,7 @@ description:
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
 author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
+  - cdn.infra.attributes
   - cdn.infra.chef
   - cdn.infra.chef.action_group
 options:
@@ -57,13 +58,8 @@ seealso:
   - module: cdn.infra.chef_client
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
     support: full
   diff_mode:
-    description:
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff
-      mode.
     support: full
 """
 

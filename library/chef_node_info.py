@@ -19,6 +19,7 @@ description:
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
 author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
+  - cdn.infra.attributes.info_module
   - cdn.infra.chef
   - cdn.infra.chef.action_group
 options:
@@ -46,14 +47,6 @@ notes:
   - Search on Chef Infra Server is eventually consistent (about a minute); read just-written nodes by O(name).
 seealso:
   - module: cdn.infra.chef_node
-attributes:
-  check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -108,13 +108,12 @@ options:
     type: float
     default: 10
 extends_documentation_fragment:
+  - cdn.infra.attributes
   - cdn.infra.leaseweb
   - cdn.infra.leaseweb.action_group
   - cdn.infra.leaseweb.server
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details: A job that would be started is reported as a change; nothing is waited for.
   diff_mode:

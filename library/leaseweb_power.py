@@ -41,18 +41,14 @@ options:
     type: float
     default: 5
 extends_documentation_fragment:
+  - cdn.infra.attributes
   - cdn.infra.leaseweb
   - cdn.infra.leaseweb.action_group
   - cdn.infra.leaseweb.server
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
     support: full
   diff_mode:
-    description:
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff
-      mode.
     support: full
 """
 

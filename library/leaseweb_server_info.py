@@ -45,16 +45,9 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - cdn.infra.attributes.info_module
   - cdn.infra.leaseweb
   - cdn.infra.leaseweb.action_group
-attributes:
-  check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

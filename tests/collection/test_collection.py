@@ -53,17 +53,19 @@ PLAYBOOK = """
 """
 
 
+def _run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: int = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("collection-build")
-    done = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "collection.sh")],
-        env={**os.environ, "COLLECTION_BUILD_DIR": str(out)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    env = {**os.environ, "COLLECTION_BUILD_DIR": str(out)}
+    done = _run([str(REPO_ROOT / "scripts" / "collection.sh")], REPO_ROOT, env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path.parent == out and path.is_file()
@@ -107,23 +109,8 @@ def test_installed_collection_runs_outside_the_repository(
     collections = work / "collections"
     collections.mkdir(parents=True)
     env = _outside_env(collections)
-    install = subprocess.run(
-        [
-            require_binary("ansible-galaxy"),
-            "collection",
-            "install",
-            "--offline",
-            "-p",
-            str(collections),
-            str(tarball),
-        ],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    galaxy = [require_binary("ansible-galaxy"), "collection", "install", "--offline"]
+    install = _run([*galaxy, "-p", str(collections), str(tarball)], work, env)
     assert install.returncode == 0, install.stdout + install.stderr
     assert (
         collections / "ansible_collections" / "cdn" / "infra" / "plugins" / "modules" / "chef_node.py"
@@ -140,14 +127,10 @@ def test_installed_collection_runs_outside_the_repository(
         # The modules need the Python distribution of requirements.txt: this virtualenv has it.
         "ansible_python_interpreter": sys.executable,
     }
-    run = subprocess.run(
+    run = _run(
         [require_binary("ansible-playbook"), "-i", "localhost,", "play.yml", "-e", json.dumps(extra)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        work,
+        env,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     tasks = [task["hosts"]["localhost"] for play in json.loads(run.stdout)["plays"] for task in play["tasks"]]
@@ -224,14 +207,8 @@ def test_every_module_says_which_library_is_missing(tmp_path):
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
     }
-    run = subprocess.run(
-        [require_binary("ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    run = _run(
+        [require_binary("ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml")], REPO_ROOT, env
     )
     results = {
         task["task"]["name"]: task["hosts"]["localhost"]
