@@ -14,6 +14,7 @@ the configuration; a new unit setting goes into UNIT_SETTINGS; a new accessor of
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -22,7 +23,9 @@ from typing import Any
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
+from jinja2 import Environment, nodes
 
 from lab.paths import REPO_ROOT
 from streamstats import config as package_config
@@ -51,6 +54,8 @@ KIND_TYPES = {
     "choice": "str",
     "_listen": "str",
     "_timestamp": "int",
+    "_readable": "str",
+    "secret_file": "str",
     "list": "list",
     "statistics": "raw",
 }
@@ -58,6 +63,7 @@ KIND_TYPES = {
 SECTION_READERS = {"_agent": "agent", "_aggregator": "aggregator", "_mysql": "aggregator.mysql"}
 ACCESSORS = {"size", "duration", "integer", "string", "choice", "secret_file", "backoff", "section"}
 TEMPLATE = re.compile(r"^\{\{ *([a-z_0-9]+) *\}\}$")
+JINJA = Environment()
 
 
 def package_keys() -> dict[str, dict[str, Any]]:
@@ -102,45 +108,78 @@ def _load(path: Path) -> Any:
     return DataLoader().load_from_file(str(path), trusted_as_template=True)
 
 
+def _tasks(role: str) -> list[dict[str, Any]]:
+    return _load(ROLES / role / "tasks" / "main.yml")
+
+
 def service_task(role: str) -> dict[str, Any]:
     """The role's hand-over to analytics_package's service entry point: its configuration and secrets."""
-    tasks = _load(ROLES / role / "tasks" / "main.yml")
     (task,) = [
-        t for t in tasks if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "service"
+        t
+        for t in _tasks(role)
+        if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "service"
     ]
     return task["vars"]
 
 
-def variable_keys(role: str) -> dict[str, str]:
-    """Role variable -> the configuration key it is written to (secrets: the key their file stands for)."""
-    handed = service_task(role)
-    found: dict[str, str] = {}
+def referenced(source: Any) -> set[str]:
+    """The variables a template (or a structure of templates) reads."""
+    if isinstance(source, dict):
+        return set().union(*(referenced(v) for v in source.values()))
+    if isinstance(source, list):
+        return set().union(*(referenced(v) for v in source))
+    if not isinstance(source, str):
+        return set()
+    tree = JINJA.parse(str(source))
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - local
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for key, child in value.items():
-                walk(child, f"{path}.{key}" if path else key)
-        elif isinstance(value, str) and (match := TEMPLATE.match(value.strip())):
-            found[match.group(1)] = path
 
-    config = handed["analytics_package_service_config"]
-    walk(config, "")
-    files = {}
-    walk_files: list[tuple[str, str]] = []
+def _facts(role: str) -> dict[str, set[str]]:
+    """Facts set before the hand-over (set_fact), with the variables each reads (templates included)."""
+    facts: dict[str, set[str]] = {}
+    for task in _tasks(role):
+        for name, value in (task.get("ansible.builtin.set_fact") or {}).items():
+            names = referenced(value)
+            for template in re.findall(r"lookup\('ansible\.builtin\.template', '([^']+)'\)", str(value)):
+                names |= referenced((ROLES / role / "templates" / template).read_text())
+            facts[name] = names
+    return facts
 
-    def secret_paths(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for key, child in value.items():
-                secret_paths(child, f"{path}.{key}" if path else key)
-        elif isinstance(value, str) and path.endswith("_file"):
-            walk_files.append((value.rsplit("/", 1)[-1], path.removesuffix("_file")))
 
-    secret_paths(config, "")
-    files = dict(walk_files)
+def _expand(names: set[str], facts: dict[str, set[str]]) -> set[str]:
+    """Role variables behind names, internal facts replaced by what they read."""
+    found: set[str] = set()
+    for name in names:
+        found |= _expand(facts[name], facts) if name in facts else {name}
+    return found
+
+
+def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [
+            leaf for key, child in value.items() for leaf in _leaves(child, f"{path}.{key}" if path else key)
+        ]
+    return [(path, value)]
+
+
+def variable_keys(role: str) -> dict[str, set[tuple[str, str]]]:
+    """Role variable -> the configuration keys it reaches, each as (key, how): `value` when the key is the
+    variable itself, `part` when the variable is part of the key's template, `file` when it is the content
+    of a secret file whose path is the key's value."""
+    handed, facts = service_task(role), _facts(role)
+    leaves = _leaves(handed["analytics_package_service_config"])
+    found: dict[str, set[tuple[str, str]]] = {}
+    for key, template in leaves:
+        exact = TEMPLATE.match(str(template).strip())
+        for variable in _expand(referenced(template), facts):
+            how = "value" if exact and exact.group(1) == variable else "part"
+            found.setdefault(variable, set()).add((key, how))
     for secret, template in handed["analytics_package_service_secrets"].items():
-        match = re.match(r"^\{\{ *([a-z_0-9]+)", template.strip())
-        assert match and secret in files, f"{role}: secret {secret} is not a *_file key of the configuration"
-        found[match.group(1)] = files[secret]
+        keys = [key for key, leaf in leaves if key.endswith("_file") and f"/{secret}" in str(leaf)]
+        assert keys, f"{role}: the secret file {secret} is the value of no *_file key of the configuration"
+        for variable in _expand(referenced(template), facts):
+            found.setdefault(variable, set()).update((key, "file") for key in keys)
     return found
 
 
@@ -154,17 +193,18 @@ def test_every_variable_is_a_configuration_key_or_a_unit_setting(role):
     keys = package_keys()
     mapped = variable_keys(role)
     handed = service_task(role)
-    variables = set(argument_specs(role)) | set(
-        yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
-    )
+    defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
+    variables = set(argument_specs(role)) | set(defaults)
     unmapped = sorted(v for v in variables if v not in mapped and v not in UNIT_SETTINGS)
     assert not unmapped, f"{role}: neither written to the configuration nor a unit setting: {unmapped}"
-    for variable, key in mapped.items():
-        if variable.startswith(f"{role}_"):
+    for variable, reached in mapped.items():
+        for key, _ in reached:
             assert key in keys, f"{variable} is written to {key}, which streamstats does not read"
     for variable, service_input in UNIT_SETTINGS.items():
         if variable.startswith(f"{role}_"):
-            assert TEMPLATE.match(str(handed[service_input]).strip()).group(1) == variable
+            assert variable in referenced(handed[service_input]), (
+                f"{variable} is not passed to {service_input}"
+            )
 
 
 @pytest.mark.parametrize("role", sorted(SECTIONS))
@@ -172,15 +212,17 @@ def test_types_and_units_are_the_packages(role):
     keys = package_keys()
     specs = argument_specs(role)
     problems = []
-    for variable, key in sorted(variable_keys(role).items()):
-        if not variable.startswith(f"{role}_"):
-            continue
+    direct = [
+        (variable, key)
+        for variable, reached in variable_keys(role).items()
+        for key, how in reached
+        if how == "value"
+    ]
+    for variable, key in sorted(direct):
         kind = keys[key]["kind"]
         spec = specs[variable]
-        if kind in ("secret_file", "section", "backoff"):
+        if kind in ("section", "backoff"):
             continue
-        if key.endswith(".tokens"):
-            kind = "list"
         expected = KIND_TYPES[kind]
         if spec["type"] != expected:
             problems.append(f"{variable}: type {spec['type']}, but {key} is a {kind} ({expected})")
@@ -198,8 +240,15 @@ def test_types_and_units_are_the_packages(role):
     assert not problems, "\n".join(problems)
 
 
+@functools.cache
+def _plugin_loader() -> None:
+    """Lookups (a set_fact's template) need Ansible's plugin and collection loaders, set up once."""
+    init_plugin_loader()
+
+
 def render_defaults(role: str, config_dir: Path) -> dict[str, Any]:
     """The configuration the role writes from its defaults (and the required inputs), rendered by Ansible."""
+    _plugin_loader()
     loader = DataLoader()
     variables = {
         **_load(ROLES / "analytics_package" / "defaults" / "main.yml"),
@@ -212,8 +261,15 @@ def render_defaults(role: str, config_dir: Path) -> dict[str, Any]:
         "analytics_agent_token": "t" * 32,
         "analytics_aggregator_tokens": ["t" * 32],
         "analytics_aggregator_mysql_password": "p" * 16,
+        "analytics_aggregator_agent_credentials": [{"agent": "edge1", "token": "c" * 32}],
+        # For the template lookups of set_fact tasks: the role's templates/.
+        "ansible_search_path": [str(ROLES / role)],
     }
     templar = Templar(loader=loader, variables=variables)
+    for task in _tasks(role):  # the facts the hand-over uses, as the role sets them before it
+        for name, value in (task.get("ansible.builtin.set_fact") or {}).items():
+            variables[name] = templar.template(value)
+            templar = Templar(loader=loader, variables=variables)
     handed = service_task(role)
     for name, content in templar.template(handed["analytics_package_service_secrets"]).items():
         (config_dir / name).write_text(content)
