@@ -67,28 +67,48 @@ JINJA = Environment()
 
 
 def package_keys() -> dict[str, dict[str, Any]]:
-    """Every key config.py reads, dotted (agent.chunk_size), with its kind and, for choices, the choices."""
+    """Every key config.py reads, dotted (agent.chunk_size), with its kind and, for choices, the choices.
+    A section's keys are read in its reader function (SECTION_READERS) or in the helpers it calls."""
     tree = ast.parse(Path(package_config.__file__).read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     keys: dict[str, dict[str, Any]] = {"statistics": {"kind": "statistics"}}
-    for function in (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in SECTION_READERS):
-        prefix = SECTION_READERS[function.name]
-        for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
-            name = _literal_name(call)
-            if name is None:
-                continue
-            func = call.func
-            if isinstance(func, ast.Attribute) and func.attr in ACCESSORS:
-                key = {"kind": func.attr}
-                if func.attr == "choice":
-                    key["choices"] = _choices(call.args[2])
-            elif isinstance(func, ast.Name) and func.id in KIND_TYPES:
-                key = {"kind": func.id}
-            elif isinstance(func, ast.Attribute) and func.attr == "get":  # s.raw.get("files"): a list
-                key = {"kind": "list"}
-            else:
-                continue
-            keys.setdefault(f"{prefix}.{name}", key)
+    for reader, prefix in SECTION_READERS.items():
+        for function in _with_helpers(functions[reader], functions, set(SECTION_READERS) - {reader}):
+            for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
+                key = _key_kind(call)
+                if key is not None:
+                    keys.setdefault(f"{prefix}.{key.pop('name')}", key)
     return keys
+
+
+def _with_helpers(function: ast.FunctionDef, functions: dict[str, ast.FunctionDef], other_readers: set[str]):
+    """The function and the module-level helpers it calls (not another section's reader), transitively."""
+    seen, todo = [function], [function]
+    while todo:
+        for call in (n for n in ast.walk(todo.pop()) if isinstance(n, ast.Call)):
+            name = call.func.id if isinstance(call.func, ast.Name) else None
+            helper = functions.get(name)
+            if helper is not None and name not in other_readers and helper not in seen:
+                seen.append(helper)
+                todo.append(helper)
+    return seen
+
+
+def _key_kind(call: ast.Call) -> dict[str, Any] | None:
+    name = _literal_name(call)
+    func = call.func
+    if name is None:
+        return None
+    if isinstance(func, ast.Attribute) and func.attr in ACCESSORS:
+        key = {"name": name, "kind": func.attr}
+        if func.attr == "choice":
+            key["choices"] = _choices(call.args[2])
+        return key
+    if isinstance(func, ast.Name) and func.id in KIND_TYPES:
+        return {"name": name, "kind": func.id}
+    if isinstance(func, ast.Attribute) and func.attr == "get":  # s.raw.get("files"): a list
+        return {"name": name, "kind": "list"}
+    return None
 
 
 def _literal_name(call: ast.Call) -> str | None:
@@ -166,7 +186,7 @@ def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
 def variable_keys(role: str) -> dict[str, set[tuple[str, str]]]:
     """Role variable -> the configuration keys it reaches, each as (key, how): `value` when the key is the
     variable itself, `part` when the variable is part of the key's template, `file` when it is the content
-    of a secret file whose path is the key's value."""
+    of a secret file whose path is the key's value (token_file, ssl_ca, ...)."""
     handed, facts = service_task(role), _facts(role)
     leaves = _leaves(handed["analytics_package_service_config"])
     found: dict[str, set[tuple[str, str]]] = {}
@@ -176,8 +196,8 @@ def variable_keys(role: str) -> dict[str, set[tuple[str, str]]]:
             how = "value" if exact and exact.group(1) == variable else "part"
             found.setdefault(variable, set()).add((key, how))
     for secret, template in handed["analytics_package_service_secrets"].items():
-        keys = [key for key, leaf in leaves if key.endswith("_file") and f"/{secret}" in str(leaf)]
-        assert keys, f"{role}: the secret file {secret} is the value of no *_file key of the configuration"
+        keys = [key for key, leaf in leaves if f"/{secret}" in str(leaf)]
+        assert keys, f"{role}: the secret file {secret} is named by no key of the configuration"
         for variable in _expand(referenced(template), facts):
             found.setdefault(variable, set()).update((key, "file") for key in keys)
     return found
@@ -199,7 +219,8 @@ def test_every_variable_is_a_configuration_key_or_a_unit_setting(role):
     assert not unmapped, f"{role}: neither written to the configuration nor a unit setting: {unmapped}"
     for variable, reached in mapped.items():
         for key, _ in reached:
-            assert key in keys, f"{variable} is written to {key}, which streamstats does not read"
+            if variable.startswith(f"{role}_"):
+                assert key in keys, f"{variable} is written to {key}, which streamstats does not read"
     for variable, service_input in UNIT_SETTINGS.items():
         if variable.startswith(f"{role}_"):
             assert variable in referenced(handed[service_input]), (
