@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: ensure a Chef API client exists or not; return a new client's private key."""
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ description:
     keys (API version 0, goiardi).
   - Idempotent, with check mode and diff mode.
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
-  - chef
+  - cdn.infra.attributes
+  - cdn.infra.chef
+  - cdn.infra.chef.action_group
 options:
   name:
     description: The client's name (by convention the node's name).
@@ -51,7 +55,12 @@ notes:
     client (the old key stops working).
   - Creating clients needs an admin client (or the right ACLs); others get HTTP 403 with the server's message.
 seealso:
-  - module: chef_node
+  - module: cdn.infra.chef_node
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -98,7 +107,11 @@ created:
 
 from contextlib import suppress
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
+from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
+    chef_client,
+    chef_errors,
+    chef_module,
+)
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

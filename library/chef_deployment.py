@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: record a deployment (what, version, where, when, by whom, result) in a Chef data bag."""
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ module: chef_deployment
 short_description: Record a deployment in the Chef server's deployment log
 description:
   - Writes one record per deployment (application, version, hosts, environment, time, operator, result and
-    free-form details) as an item of a Chef data bag, created when needed. M(chef_deployment_info) reads the
-    history back; release notes and issue-tracker updates are built from it.
+    free-form details) as an item of a Chef data bag, created when needed.
+    M(cdn.infra.chef_deployment_info) reads the history back; release notes and issue-tracker updates
+    are built from it.
   - Without O(id) every run records a new deployment (and reports a change). With O(id) the record is
     idempotent - a repeated task changes nothing, and a later task with the same id can complete it
     (for example O(result) from C(in_progress) to C(success)).
   - Check mode and diff mode are supported.
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
-  - chef
+  - cdn.infra.attributes
+  - cdn.infra.chef
+  - cdn.infra.chef.action_group
 options:
   state:
     description: C(present) records (or updates) a deployment; C(absent) deletes the record O(id).
@@ -64,7 +69,12 @@ notes:
   - The data bag is created on the first record; that needs the right to create data bags (an admin client
     on goiardi), and writing items needs write access to the bag.
 seealso:
-  - module: chef_deployment_info
+  - module: cdn.infra.chef_deployment_info
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -110,7 +120,11 @@ import getpass
 from contextlib import suppress
 from datetime import UTC, datetime
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
+from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
+    chef_client,
+    chef_errors,
+    chef_module,
+)
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: read the deployment log back from the Chef server."""
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ DOCUMENTATION = r"""
 module: chef_deployment_info
 short_description: Read the deployment history recorded by chef_deployment
 description:
-  - Returns deployment records from the Chef data bag written by M(chef_deployment), newest first,
+  - Returns deployment records from the Chef data bag written by M(cdn.infra.chef_deployment), newest first,
     filtered by application, host, environment, result and time. Release notes and issue-tracker updates
     are built from it.
   - By default the records are found through search, which filters on the server and scales to long logs.
@@ -16,9 +18,11 @@ description:
     O(use_search=false) the module reads every item of the bag instead, which sees a record the moment it
     is written.
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
-  - chef
+  - cdn.infra.attributes.info_module
+  - cdn.infra.chef
+  - cdn.infra.chef.action_group
 options:
   bag:
     description: The data bag that holds the log. A bag that does not exist is an empty history.
@@ -50,7 +54,7 @@ options:
 notes:
   - Check mode is supported; the module changes nothing.
 seealso:
-  - module: chef_deployment
+  - module: cdn.infra.chef_deployment
 """
 
 EXAMPLES = r"""
@@ -90,7 +94,11 @@ deployments:
 
 from contextlib import suppress
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
+from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
+    chef_client,
+    chef_errors,
+    chef_module,
+)
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

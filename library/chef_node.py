@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: ensure a Chef node exists (with run list, environment, normal attributes) or not."""
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ description:
   - Options that are not given are left as they are (a new node gets Chef's defaults).
   - Idempotent, with check mode and diff mode (environment, run list and normal attributes).
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
-  - chef
+  - cdn.infra.attributes
+  - cdn.infra.chef
+  - cdn.infra.chef.action_group
 options:
   name:
     description: The node's name.
@@ -47,11 +51,16 @@ options:
     default: merge
     choices: [merge, replace]
 notes:
-  - Deleting a node does not delete its API client; use M(chef_client) for that.
+  - Deleting a node does not delete its API client; use M(cdn.infra.chef_client) for that.
   - Another writer between the read and the write loses its change (the API offers no conditional write).
 seealso:
-  - module: chef_node_info
-  - module: chef_client
+  - module: cdn.infra.chef_node_info
+  - module: cdn.infra.chef_client
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -89,7 +98,11 @@ node:
 
 from contextlib import suppress
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
+from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
+    chef_client,
+    chef_errors,
+    chef_module,
+)
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: read Chef nodes by name or search query."""
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ description:
     whole node objects with all their Ohai data.
   - Every node comes with C(ohai_time), the time of its last chef-client run, as an ISO 8601 date.
   - Runs on the controller and needs the repository's C(chef_api) package (src/chef_api).
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 extends_documentation_fragment:
-  - chef
+  - cdn.infra.attributes.info_module
+  - cdn.infra.chef
+  - cdn.infra.chef.action_group
 options:
   name:
     description: Node names to read. Names that do not exist are returned in RV(missing).
@@ -42,7 +46,7 @@ notes:
   - Check mode is supported; the module changes nothing.
   - Search on Chef Infra Server is eventually consistent (about a minute); read just-written nodes by O(name).
 seealso:
-  - module: chef_node
+  - module: cdn.infra.chef_node
 """
 
 EXAMPLES = r"""
@@ -88,7 +92,11 @@ missing:
 
 from contextlib import suppress
 
-from ansible.module_utils.chef_common import chef_client, chef_errors, chef_module
+from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
+    chef_client,
+    chef_errors,
+    chef_module,
+)
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: a LeaseWeb server's DHCP lease (its network boot file)."""
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ short_description: Set or remove the DHCP lease (option 67, the boot file) of a 
 description:
   - Manages the DHCP reservation LeaseWeb keeps for a server's public interface. With a lease, the server's
     next network boot fetches O(bootfile) (an iPXE script, usually); the API does not reboot the server, use
-    M(leaseweb_power) for that.
+    M(cdn.infra.leaseweb_power) for that.
   - Idempotent. The current lease is read first; the same O(bootfile) (and O(hostname), when given) means no
     change. A different one is replaced (the old lease deleted, the new one created), since LeaseWeb documents
     no update call.
   - Remove the lease once the server has booted what it needed, or every reboot boots from the network again.
 version_added: "0.1.0"
-author: cdn-infra
+author: cdn-infra team (@cdn-infra)
 options:
   state:
     description:
@@ -32,8 +34,10 @@ options:
       - Hostname handed out with the lease. When not given, an existing lease's hostname is not compared.
     type: str
 extends_documentation_fragment:
-  - leaseweb
-  - leaseweb.server
+  - cdn.infra.attributes
+  - cdn.infra.leaseweb
+  - cdn.infra.leaseweb.action_group
+  - cdn.infra.leaseweb.server
 attributes:
   check_mode:
     support: full
@@ -98,7 +102,7 @@ lease:
 
 import contextlib
 
-from ansible.module_utils.leaseweb import (
+from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
     SERVER_ARGUMENT_SPEC,
     NotFoundError,
     api_errors,

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: start LeaseWeb install/rescue jobs and wait for jobs to finish."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ description:
   - With O(wait), waits until the job is C(FINISHED), and fails with the failed task's description and error
     message when it ends C(FAILED), C(CANCELED) or C(EXPIRED), or after O(wait_timeout) seconds.
 version_added: "0.1.0"
-author: cdn-infra
+author: cdn-infra team (@cdn-infra)
 options:
   type:
     description:
@@ -50,6 +52,8 @@ options:
   ssh_keys:
     description:
       - Public SSH keys to install, one per line.
+      - Public keys are not secrets, so they are logged like any other option (C(no_log) is false on
+        purpose, so that a play's output shows which keys a server was given).
     type: str
   password:
     description:
@@ -104,13 +108,16 @@ options:
     type: float
     default: 10
 extends_documentation_fragment:
-  - leaseweb
-  - leaseweb.server
+  - cdn.infra.attributes
+  - cdn.infra.leaseweb
+  - cdn.infra.leaseweb.action_group
+  - cdn.infra.leaseweb.server
 attributes:
   check_mode:
     support: full
     details: A job that would be started is reported as a change; nothing is waited for.
   diff_mode:
+    description: Not supported; a job's progress is its result, it has no before and after.
     support: none
 """
 
@@ -180,7 +187,7 @@ failed_task:
   type: dict
 """
 
-from ansible.module_utils.leaseweb import (
+from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
     SERVER_ARGUMENT_SPEC,
     api_errors,
     leaseweb_client,
@@ -239,7 +246,7 @@ def main() -> None:
             "operating_system_id": {"type": "str"},
             "rescue_image_id": {"type": "str", "default": "GRML"},
             "hostname": {"type": "str"},
-            "ssh_keys": {"type": "str"},
+            "ssh_keys": {"type": "str", "no_log": False},  # public keys: shown on purpose
             "password": {"type": "str", "no_log": True},
             "post_install_script": {"type": "str", "no_log": True},
             "callback_url": {"type": "str"},

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: power a LeaseWeb server on, off, or cycle it."""
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ description:
   - A power cycle whose answer is lost (HTTP 502/504, timeout) is reported as a failure flagged
     C(may_have_applied), not sent again, since a second cycle could interrupt the boot the first one started.
 version_added: "0.1.0"
-author: cdn-infra
+author: cdn-infra team (@cdn-infra)
 options:
   state:
     description:
@@ -39,8 +41,10 @@ options:
     type: float
     default: 5
 extends_documentation_fragment:
-  - leaseweb
-  - leaseweb.server
+  - cdn.infra.attributes
+  - cdn.infra.leaseweb
+  - cdn.infra.leaseweb.action_group
+  - cdn.infra.leaseweb.server
 attributes:
   check_mode:
     support: full
@@ -86,7 +90,7 @@ power:
   sample: {ipmi: "on", pdu: "on"}
 """
 
-from ansible.module_utils.leaseweb import (
+from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
     SERVER_ARGUMENT_SPEC,
     api_errors,
     leaseweb_client,

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: look up LeaseWeb dedicated servers."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ description:
     feature availability (power cycle, automation, ...).
   - Read-only; it never changes anything, so it runs in check mode too.
 version_added: "0.1.0"
-author: cdn-infra
+author: cdn-infra team (@cdn-infra)
 options:
   server_id:
     description:
@@ -43,12 +45,9 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - leaseweb
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - cdn.infra.attributes.info_module
+  - cdn.infra.leaseweb
+  - cdn.infra.leaseweb.action_group
 """
 
 EXAMPLES = r"""
@@ -155,7 +154,11 @@ servers:
       elements: dict
 """
 
-from ansible.module_utils.leaseweb import api_errors, leaseweb_client, leaseweb_module
+from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
+    api_errors,
+    leaseweb_client,
+    leaseweb_module,
+)
 
 FILTERS = ("reference", "ip", "mac_address", "site")
 

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every chef_* module shares: connection options (with environment fallbacks), the client, one error
 path. The work itself is in the `chef_api` package (src/chef_api), which the modules import on the
 controller the way cloud modules import their SDK."""

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared by the leaseweb_* modules: connection options, the client, one error path, waiting.
 
 The modules run on the controller and use this repository's `leaseweb_api` package (src/), the way cloud
@@ -20,6 +22,22 @@ try:
     LEASEWEB_API_IMPORT_ERROR = None
 except ImportError:
     LEASEWEB_API_IMPORT_ERROR = traceback.format_exc()
+
+    # Stand-ins so that the modules import without leaseweb_api; leaseweb_module() fails with
+    # missing_required_lib before any of them could be raised or caught.
+    class LeasewebError(Exception):  # type: ignore[no-redef]
+        pass
+
+    class ApiError(LeasewebError):  # type: ignore[no-redef]
+        pass
+
+    class NotFoundError(ApiError):  # type: ignore[no-redef]
+        pass
+
+    class TransportError(LeasewebError):  # type: ignore[no-redef]
+        pass
+
+    LeasewebClient = None  # type: ignore[assignment,misc]
 
 __all__ = [
     "SERVER_ARGUMENT_SPEC",
@@ -47,7 +65,7 @@ def leaseweb_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModu
     module = AnsibleModule(argument_spec={**LEASEWEB_ARGUMENT_SPEC, **argument_spec}, **kwargs)
     if LEASEWEB_API_IMPORT_ERROR is not None:
         module.fail_json(
-            msg=missing_required_lib("leaseweb_api (this repository's src/, in the controller's virtualenv)"),
+            msg=missing_required_lib("leaseweb_api (the cdn-infra Python distribution)"),
             exception=LEASEWEB_API_IMPORT_ERROR,
         )
     return module

@@ -10,6 +10,9 @@ lab image
 
 "$REPO_ROOT/scripts/lint.sh"
 
+# The collection cdn.infra built from the sources, checked by ansible-test sanity (offline).
+"$REPO_ROOT/scripts/sanity.sh"
+
 step "pytest"
 "$REPO_ROOT/scripts/pytest.sh"
 

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Documentation of the connection options every chef_* module takes (module_utils/chef_common.py)."""
 
 
@@ -45,5 +47,19 @@ options:
     type: float
     default: 30
 requirements:
-  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+  - python >= 3.11
+  - chef_api (the C(cdn-infra) Python distribution of this collection's repository; the collection's
+    C(requirements.txt))
+"""
+
+    # Every chef_* module is in the action group cdn.infra.chef (meta/runtime.yml).
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description:
+      Use C(group/cdn.infra.chef) in C(module_defaults) to set the connection options once for every
+      chef_* module.
+    support: full
+    membership:
+      - cdn.infra.chef
 """

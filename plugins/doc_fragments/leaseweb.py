@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Documentation of the connection options every leaseweb_* module takes (module_utils/leaseweb.py)."""
 
 
@@ -25,7 +27,9 @@ options:
     type: float
     default: 60
 requirements:
-  - the C(leaseweb_api) package of this repository (src/), installed in the controller's virtualenv
+  - python >= 3.11
+  - leaseweb_api (the C(cdn-infra) Python distribution of this collection's repository; the collection's
+    C(requirements.txt))
 notes:
   - The module talks to the API from the controller; run it with C(delegate_to) set to V(localhost), or
     with C(connection) V(local).
@@ -41,4 +45,16 @@ options:
       - The server's id (C(leaseweb_id) in the leaseweb inventory).
     type: str
     required: true
+"""
+
+    # Every leaseweb_* module is in the action group cdn.infra.leaseweb (meta/runtime.yml).
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description:
+      Use C(group/cdn.infra.leaseweb) in C(module_defaults) to set the connection options once for every
+      leaseweb_* module.
+    support: full
+    membership:
+      - cdn.infra.leaseweb
 """

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible inventory plugin: the nodes of a Chef server, grouped by environment, role and tag."""
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ description:
   - Everything that comes from the API is marked unsafe, so a node's attributes are never templated.
   - The configuration file name must end in C(.chef.yml) or C(.chef.yaml).
   - Needs the repository's C(chef_api) package (src/chef_api) in the Python that runs Ansible.
-author: cdn-infra team
+author: cdn-infra team (@cdn-infra)
 requirements:
-  - chef_api (this repository's src/chef_api, installed by scripts/venv.sh)
+  - python >= 3.11
+  - chef_api (the C(cdn-infra) Python distribution; the collection's C(requirements.txt))
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -26,7 +29,7 @@ options:
     description: The name of this plugin; it makes the file a Chef inventory source.
     type: str
     required: true
-    choices: [chef]
+    choices: [cdn.infra.chef, chef]
   server_url:
     description:
       - Base URL of the Chef API. For Chef Infra Server include the organisation,
@@ -126,7 +129,7 @@ options:
 
 EXAMPLES = r"""
 # production.chef.yml; credentials from CHEF_CLIENT_NAME and CHEF_CLIENT_KEY
-plugin: chef
+plugin: cdn.infra.chef
 server_url: https://chef.example.com/organizations/cdn
 query: "chef_environment:production"
 attributes:
@@ -167,7 +170,7 @@ _CONNECTION_OPTIONS = (
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
-    NAME = "chef"
+    NAME = "cdn.infra.chef"
 
     def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith((".chef.yml", ".chef.yaml"))

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, cdn-infra team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible inventory plugin: LeaseWeb dedicated servers as hosts."""
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ description:
     never templated.
   - Supports the constructed options (O(compose), O(groups), O(keyed_groups)) and inventory caching.
   - Uses a YAML configuration file whose name ends with C(leaseweb.yml) or C(leaseweb.yaml).
-author: cdn-infra
+author: cdn-infra team (@cdn-infra)
 requirements:
-  - the C(leaseweb_api) package of this repository (src/), installed in the controller's virtualenv
+  - python >= 3.11
+  - leaseweb_api (the C(cdn-infra) Python distribution; the collection's C(requirements.txt))
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -24,7 +27,7 @@ options:
   plugin:
     description: Marks this file as a configuration of this plugin.
     required: true
-    choices: [leaseweb]
+    choices: [cdn.infra.leaseweb, leaseweb]
     type: str
   api_key:
     description:
@@ -72,7 +75,7 @@ options:
 
 EXAMPLES = r"""
 # production.leaseweb.yml: every server, grouped by site and by what it can do (LSW_API_KEY set).
-plugin: leaseweb
+plugin: cdn.infra.leaseweb
 keyed_groups:
   - key: leaseweb_site
     prefix: site
@@ -85,7 +88,7 @@ compose:
 
 ---
 # Only Amsterdam, cached for an hour, hosts named by id.
-plugin: leaseweb
+plugin: cdn.infra.leaseweb
 filters:
   site: AMS-01
 hostnames: [id]
@@ -138,7 +141,7 @@ def host_facts(server: dict[str, Any]) -> dict[str, Any]:
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
-    NAME = "leaseweb"
+    NAME = "cdn.infra.leaseweb"
 
     def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith(CONFIG_SUFFIXES)

@@ -47,7 +47,7 @@ def fleet(goiardi: Goiardi) -> dict[str, str]:
 
 def _config(path: Path, fleet: dict[str, str], **options: Any) -> Path:
     config = {
-        "plugin": "chef",
+        "plugin": "cdn.infra.chef",
         "query": f"chef_environment:{fleet['prod']} OR chef_environment:{fleet['staging']}",
         "attributes": {"motd": "motd"},
         "keyed_groups": [{"key": "chef_platform", "prefix": "os"}],
@@ -141,7 +141,7 @@ def test_a_wrong_key_fails_the_source_with_the_servers_message(
 
 def test_the_example_config_and_the_plugin_documentation():
     example = yaml.safe_load((REPO_ROOT / "inventory" / "examples" / "production.chef.yml").read_text())
-    assert example["plugin"] == "chef" and example["server_url"].endswith("/organizations/cdn")
-    run = run_ansible(["ansible-doc", "-t", "inventory", "chef"], {}, json_output=False)
+    assert example["plugin"] == "cdn.infra.chef" and example["server_url"].endswith("/organizations/cdn")
+    run = run_ansible(["ansible-doc", "-t", "inventory", "cdn.infra.chef"], {}, json_output=False)
     assert run.returncode == 0, run.stderr
-    assert "> INVENTORY chef " in run.stdout and "keyed_groups" in run.stdout
+    assert "> INVENTORY cdn.infra.chef " in run.stdout and "keyed_groups" in run.stdout

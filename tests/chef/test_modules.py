@@ -223,9 +223,9 @@ def test_keys_never_appear_in_verbose_output(goiardi: Goiardi, tmp_path):
 
 
 def test_every_module_documentation_renders():
-    run = run_ansible(["ansible-doc", "-M", "library", *MODULES], {}, json_output=False)
+    run = run_ansible(["ansible-doc", *(f"cdn.infra.{m}" for m in MODULES)], {}, json_output=False)
     assert run.returncode == 0, run.stderr
     for module in MODULES:
-        assert f"> MODULE {module} " in run.stdout
+        assert f"> MODULE cdn.infra.{module} " in run.stdout
     assert run.stdout.count("EXAMPLES:") == len(MODULES)
     assert run.stdout.count("RETURN VALUES:") == len(MODULES)

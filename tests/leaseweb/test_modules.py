@@ -178,8 +178,8 @@ def test_secrets_never_appear_in_verbose_output(sim, tmp_path):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_ansible_doc_renders(sim, module):
-    done = run_ansible(sim, "ansible-doc", "-M", "library", module)
+    done = run_ansible(sim, "ansible-doc", f"cdn.infra.{module}")
     assert done.returncode == 0, done.stderr
-    assert f"MODULE {module}" in done.stdout.replace("\x1b[1m", "").replace("\x1b[0m", "")
+    assert f"MODULE cdn.infra.{module}" in done.stdout.replace("\x1b[1m", "").replace("\x1b[0m", "")
     for section in ("OPTIONS", "EXAMPLES", "RETURN VALUES", "api_key", "LSW_API_KEY"):
         assert section in done.stdout
