@@ -7,8 +7,12 @@ integer, string, choice, ...) is read from config.py's own accessors, so the rol
 follow the package. And each role's defaults, rendered by Ansible's own templating, pass
 `streamstats check-config`.
 
+The aggregator role also configures the balancer in front of its processes (nginx): those variables are
+listed in BALANCER_SETTINGS with the balancer template's variable they feed.
+
 A new variable needs no change here when the role writes it as `key: "{{ analytics_<role>_<name> }}"` into
-the configuration; a new unit setting goes into UNIT_SETTINGS; a new accessor of config.py into KIND_TYPES.
+the configuration; a new unit setting goes into UNIT_SETTINGS, a balancer setting into BALANCER_SETTINGS,
+a new accessor of config.py into KIND_TYPES.
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ UNIT_SETTINGS = {
     "analytics_agent_memory_max": "analytics_package_service_memory_max",
     "analytics_agent_cpu_quota": "analytics_package_service_cpu_quota",
     "analytics_aggregator_memory_max": "analytics_package_service_memory_max",
+}
+# Variables of the balancer (nginx in front of the aggregator processes), each with the variable of the
+# balancer's template task it feeds.
+BALANCER_SETTINGS = {
+    "analytics_aggregator_listen": "analytics_aggregator_balancer_listen",
+    "analytics_aggregator_processes": "analytics_aggregator_balancer_ports",
+    "analytics_aggregator_tls_cert": "analytics_aggregator_balancer_tls_cert_file",
+    "analytics_aggregator_tls_key": None,  # written beside the certificate, for nginx
+    "analytics_aggregator_nginx_package": None,  # the package installed
 }
 # config.py's accessors (and its functions for composite keys) -> the argument_specs type a role
 # variable for that key must have. Sizes and durations take strings with units (64MiB, 5s).
@@ -129,7 +142,15 @@ def _load(path: Path) -> Any:
 
 
 def _tasks(role: str) -> list[dict[str, Any]]:
-    return _load(ROLES / role / "tasks" / "main.yml")
+    """Every task of the role's task files, blocks flattened."""
+    tasks: list[dict[str, Any]] = []
+    for path in sorted((ROLES / role / "tasks").glob("*.yml")):
+        todo = list(_load(path) or [])
+        while todo:
+            task = todo.pop(0)
+            todo[:0] = task.get("block", [])
+            tasks.append(task)
+    return tasks
 
 
 def service_task(role: str) -> dict[str, Any]:
@@ -140,6 +161,14 @@ def service_task(role: str) -> dict[str, Any]:
         if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "service"
     ]
     return task["vars"]
+
+
+def _balancer_vars(role: str) -> dict[str, Any]:
+    """The variables of the balancer's template task (none for a role without one)."""
+    for task in _tasks(role):
+        if (task.get("ansible.builtin.template") or {}).get("src") == "balancer.conf.j2":
+            return task["vars"]
+    return {}
 
 
 def referenced(source: Any) -> set[str]:
@@ -215,12 +244,20 @@ def test_every_variable_is_a_configuration_key_or_a_unit_setting(role):
     handed = service_task(role)
     defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
     variables = set(argument_specs(role)) | set(defaults)
-    unmapped = sorted(v for v in variables if v not in mapped and v not in UNIT_SETTINGS)
-    assert not unmapped, f"{role}: neither written to the configuration nor a unit setting: {unmapped}"
+    unmapped = sorted(v for v in variables if v not in mapped and v not in UNIT_SETTINGS | BALANCER_SETTINGS)
+    assert not unmapped, (
+        f"{role}: neither written to the configuration nor a unit or balancer setting: {unmapped}"
+    )
     for variable, reached in mapped.items():
         for key, _ in reached:
             if variable.startswith(f"{role}_"):
                 assert key in keys, f"{variable} is written to {key}, which streamstats does not read"
+    balancer = _balancer_vars(role)
+    for variable, template_var in BALANCER_SETTINGS.items():
+        if variable.startswith(f"{role}_") and template_var is not None:
+            assert variable in referenced(balancer[template_var]), (
+                f"{variable} is not passed to {template_var}"
+            )
     for variable, service_input in UNIT_SETTINGS.items():
         if variable.startswith(f"{role}_"):
             assert variable in referenced(handed[service_input]), (
@@ -275,6 +312,7 @@ def render_defaults(role: str, config_dir: Path) -> dict[str, Any]:
         **_load(ROLES / "analytics_package" / "defaults" / "main.yml"),
         **_load(ROLES / role / "defaults" / "main.yml"),
         "inventory_hostname": "edge1",
+        "__analytics_aggregator_process": 1,  # the loop over the aggregator's processes
         "playbook_dir": str(REPO_ROOT / "playbooks"),
         "analytics_package_config_dir": str(config_dir),
         # The required inputs without a usable default (vaulted in production).
