@@ -76,21 +76,8 @@ def _deltas(stats: StatisticSet, seconds: int, work: Path) -> dict[str, pl.DataF
     )
     config = work / f"once-{seconds}.yml"
     config.write_text(yaml.safe_dump({"statistics": "cdn", "agent": {"id": "edge01", "files": [str(log)]}}))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamstats.cli",
-            "agent",
-            "--config",
-            str(config),
-            "--once",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        check=True,
-    )
+    agent = [sys.executable, "-m", "streamstats.cli", "agent", "--config", str(config)]
+    done = subprocess.run([*agent, "--once", "--output", "json"], capture_output=True, check=True)
     doc = json.loads(done.stdout)
     return {
         s.name: pl.DataFrame(doc["statistics"][s.name], schema=empty_frame(s).schema)
@@ -434,31 +421,24 @@ def main() -> int:
         plans = _plans(stats, work)
         server = start_tuned_mariadb(work / "mariadb")
         try:
-            current = asyncio.run(
-                sweep(
-                    "current",
-                    [int(n) for n in args.agents.split(",")],
-                    plans["current"],
-                    stats,
-                    server,
-                    work,
-                    args.seconds,
+            counts = {"current": args.agents, "previous": args.previous_agents}
+            rows = {
+                version: asyncio.run(
+                    sweep(
+                        version,
+                        [int(n) for n in counts[version].split(",")],
+                        plans[version],
+                        stats,
+                        server,
+                        work,
+                        args.seconds,
+                    )
                 )
-            )
-            previous = asyncio.run(
-                sweep(
-                    "previous",
-                    [int(n) for n in args.previous_agents.split(",")],
-                    plans["previous"],
-                    stats,
-                    server,
-                    work,
-                    args.seconds,
-                )
-            )
+                for version in ("current", "previous")
+            }
         finally:
             server.stop()
-    held, held_before = _held(current), _held(previous)
+    held, held_before = _held(rows["current"]), _held(rows["previous"])
     write_result(
         "fleet",
         "python bench/fleet.py " + " ".join(sys.argv[1:]),
@@ -470,8 +450,8 @@ def main() -> int:
             "delta_rows": {
                 name: {s: f.height for s, f in plan.deltas.items()} for name, plan in plans.items()
             },
-            "current": current,
-            "previous": previous,
+            "current": rows["current"],
+            "previous": rows["previous"],
             "agents_held": held,
             "previous_agents_held": held_before,
             "ratio_vs_previous": round(held / held_before, 1) if held_before else None,
