@@ -221,7 +221,9 @@ def _dummy_hash(hasher: argon2.PasswordHasher) -> str:
 
 # Login throttling: failures per subject ("user:NAME", "ip:ADDRESS") in a sliding window, in the
 # database so that every panel process behind a load balancer sees the same counts.
-def recent_failures(conn: pymysql.connections.Connection, subjects: list[str], window: float) -> int:
+def recent_failures(
+    conn: pymysql.connections.Connection, subjects: list[str], window: float
+) -> dict[str, int]:
     marks = ", ".join(["%s"] * len(subjects))
     with conn.cursor() as cur:
         cur.execute(
@@ -229,8 +231,8 @@ def recent_failures(conn: pymysql.connections.Connection, subjects: list[str], w
             "AND at > UTC_TIMESTAMP(3) - INTERVAL %s SECOND GROUP BY subject",
             (*subjects, int(window)),
         )
-        counts = [int(row[1]) for row in cur.fetchall()]
-    return max(counts, default=0)
+        counts = {str(row[0]): int(row[1]) for row in cur.fetchall()}
+    return {s: counts.get(s, 0) for s in subjects}
 
 
 def record_failure(conn: pymysql.connections.Connection, subjects: list[str], window: float) -> None:

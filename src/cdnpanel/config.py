@@ -5,7 +5,7 @@ relative to the configuration file), so the configuration itself may be world-re
     secret_key_file: session-key          # signs the session cookies (32+ characters)
     cookie_secure: true                   # Secure cookies (false only for plain-HTTP tests)
     session_max_age: 12h
-    login_throttle: {max_failures: 5, window: 15m}
+    login_throttle: {max_failures: 5, max_failures_per_client: 50, window: 15m}
     complete_margin: 5s                   # subtracted from the checkpoints for "data complete up to"
     mysql: {host: 127.0.0.1, port: 3306, user: panel, password_file: db-password, database: streamstats}
 """
@@ -40,7 +40,8 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class ThrottleConfig:
-    max_failures: int = 5
+    max_failures: int = 5  # per user name
+    max_failures_per_client: int = 50  # per client address (many users behind one NAT)
     window: float = 900.0
 
 
@@ -112,7 +113,7 @@ def parse_config(document: Any, base: Path) -> PanelConfig:
         raise ConfigError("secret_key", "required, at least 32 characters")
     host, port = _listen(str(document.get("listen", "127.0.0.1:8400")))
     throttle = document.get("login_throttle", {}) or {}
-    _known(throttle, {"max_failures", "window"}, "login_throttle.")
+    _known(throttle, {"max_failures", "max_failures_per_client", "window"}, "login_throttle.")
     return PanelConfig(
         database=_database(document.get("mysql"), base),
         secret_key=secret,
@@ -122,9 +123,9 @@ def parse_config(document: Any, base: Path) -> PanelConfig:
         session_max_age=parse_duration(str(document.get("session_max_age", "12h"))),
         throttle=ThrottleConfig(
             max_failures=int(throttle.get("max_failures", 5)),
+            max_failures_per_client=int(throttle.get("max_failures_per_client", 50)),
             window=parse_duration(str(throttle.get("window", "15m"))),
         ),
-        table_prefix=str(document.get("stat_")),
         complete_margin=parse_duration(str(document.get("complete_margin", "5s"))),
         log_level=str(document.get("log_level", "info")),
     )

@@ -162,7 +162,11 @@ def login_submit(req: Req) -> Response:
         return req.render("login.html", context | {"error": "The form expired: please try again."}, 403)
     throttle = req.panel.config.throttle
     subjects = [f"user:{username.lower()}", f"ip:{_client(req)}"]
-    if accounts.recent_failures(req.conn, subjects, throttle.window) >= throttle.max_failures:
+    failures = accounts.recent_failures(req.conn, subjects, throttle.window)
+    if (
+        failures[subjects[0]] >= throttle.max_failures
+        or failures[subjects[1]] >= throttle.max_failures_per_client
+    ):
         event(log, logging.WARNING, "login_throttled", user=username, client=_client(req))
         minutes = math.ceil(throttle.window / 60)
         message = f"Too many failed sign-ins. Try again in {minutes} minutes."
