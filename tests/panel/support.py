@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ import yaml
 
 from cdnpanel import accounts
 from streamstats import generate
-from importlib import resources
 from tests.mariadb import PASSWORD, USER, MariaDB, free_port
 from tests.streamstats.harness import Lab, checkpoints, file_totals, wait_until
 
@@ -101,8 +101,10 @@ def write_logs(directory: Path, now: float) -> tuple[list[Path], int, int]:
                                          customers=len(CUSTOMERS), edge=edge):  # fmt: skip
                 out.write(block)
             recent_start = int(now) - 3600
-            for block in generate.blocks(RECENT_LINES, seed=21 + n, first=MONTH_LINES, start=recent_start,
-                                         rate=RECENT_LINES / 3590, customers=len(CUSTOMERS), edge=edge):  # fmt: skip
+            recent = {"first": MONTH_LINES, "start": recent_start, "rate": RECENT_LINES / 3590}
+            for block in generate.blocks(
+                RECENT_LINES, seed=21 + n, customers=len(CUSTOMERS), edge=edge, **recent
+            ):
                 out.write(block)
         paths.append(path)
     return paths, start, end
@@ -239,8 +241,8 @@ def login(url: str, username: str, password: str | None = None) -> requests.Sess
     form = session.get(f"{url}/login", timeout=10)
     answer = session.post(
         f"{url}/login",
-        data={"username": username, "password": password or PASSWORD_OF[username], "csrf_token": csrf_of(form.text),
-              "next": "/"},
+        data={"username": username, "password": password or PASSWORD_OF[username],
+              "csrf_token": csrf_of(form.text), "next": "/"},
         allow_redirects=False, timeout=30,
     )  # fmt: skip
     assert answer.status_code == 303, (answer.status_code, answer.text[:500])
