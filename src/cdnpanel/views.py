@@ -388,8 +388,11 @@ def api_ops_customers(req: Req) -> Response:
     except RangeError as exc:
         return _bad_request(req, exc, api=True)
     rows = [
-        asdict(r) | {"gigabytes": r.bytes_sent / 1e9, "p95_mbit_per_second": r.p95_bps / 1e6} for r in ranked
-    ]
+        {"customer": r.customer, "requests": r.requests, "bytes_sent": r.bytes_sent,
+         "gigabytes": r.bytes_sent / 1e9,
+         "p95_bits_per_second": r.p95_bps, "p95_mbit_per_second": r.p95_bps / 1e6}
+        for r in ranked
+    ]  # fmt: skip
     return JSONResponse({"month": str(month), "complete_up_to": complete, "customers": rows})
 
 

@@ -29,7 +29,7 @@ from tests.streamstats.harness import Lab, checkpoints, file_totals, wait_until
 CUSTOMERS = ("c0000", "c0001", "c0002")
 EDGES = ("edge01", "edge02")
 MONTH_LINES = 30_000  # per edge, spread over the previous calendar month
-RECENT_LINES = 3_600  # per edge, over the last hour
+RECENT_LINES = 3_500  # per edge, one a second over the last hour
 PASSWORD_OF = {
     "alice": "alice-password-1",
     "bob": "bob-password-22",
@@ -100,8 +100,9 @@ def write_logs(directory: Path, now: float) -> tuple[list[Path], int, int]:
             for block in generate.blocks(MONTH_LINES, seed=11 + n, start=start, rate=month_rate,
                                          customers=len(CUSTOMERS), edge=edge):  # fmt: skip
                 out.write(block)
-            recent_start = int(now) - 3600
-            recent = {"first": MONTH_LINES, "start": recent_start, "rate": RECENT_LINES / 3590}
+            # line i is at start + i / rate: the recent lines (numbered on from the month's, so their
+            # request ids differ) are one a second over the last hour
+            recent = {"first": MONTH_LINES, "start": int(now) - 3600 - MONTH_LINES, "rate": 1.0}
             for block in generate.blocks(
                 RECENT_LINES, seed=21 + n, customers=len(CUSTOMERS), edge=edge, **recent
             ):
