@@ -77,7 +77,8 @@ class Req:
         base = {
             "user": self.user,
             "csrf_token": csrf_token(self.request),
-            "customer": self.customer,
+            # the navigation names the path's customer only to a user who may see it
+            "customer": self.customer if self.user and self.user.may_see(self.customer) else "",
             "path": self.request.url.path,
         }
         return self.panel.templates.TemplateResponse(
