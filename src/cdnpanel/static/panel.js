@@ -22,6 +22,13 @@
     });
   }
 
+  // The y axis as wide as its longest label (uPlot's fixed default clips "10.0 Mbit/s").
+  function axisSize(u, values) {
+    if (!values) return 50;
+    const longest = values.reduce(function (n, v) { return Math.max(n, String(v).length); }, 0);
+    return Math.ceil(18 + longest * 7.5);
+  }
+
   function make(id, series, data, fmt) {
     const el = document.getElementById(id);
     if (!el) return null;
@@ -34,7 +41,7 @@
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [
         { values: utcDates, label: "UTC", labelSize: 18 },
-        { values: function (u, vals) { return vals.map(fmt); }, size: 70 },
+        { values: function (u, vals) { return vals.map(fmt); }, size: axisSize },
       ],
       series: [{ label: "UTC", value: function (u, v) { return v == null ? "–" : new Date(v * 1000).toISOString().slice(0, 16).replace("T", " "); } }].concat(series),
     };
