@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from streamstats.config import MySQLConfig as DatabaseConfig  # the aggregator's connection settings
 from streamstats.units import parse_duration
 
 
@@ -25,17 +26,6 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    database: str
-    host: str = "127.0.0.1"
-    port: int = 3306
-    unix_socket: str = ""
-    user: str = "panel"
-    password: str = field(default="", repr=False)
-    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from cdnpanel import accounts, queries
 from cdnpanel.periods import (
     RANGES,
     Month,
-    RangeError,
     TimeRange,
     fmt_time,
     human_bits,
@@ -77,6 +76,12 @@ def _duration(seconds: float | None) -> str:
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
+def _catalog(req: Req) -> tuple[queries.Catalog, float | None]:
+    """The statistics there are, and up to when the billing statistic is complete."""
+    cat = queries.catalog(req.conn)
+    return cat, queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
+
+
 def _range(req: Req) -> TimeRange:
     return parse_range(req.param("range"), req.param("from"), req.param("to"), req.now)
 
@@ -85,21 +90,14 @@ def _month(req: Req) -> Month:
     return parse_month(req.param("month"), req.now)
 
 
-def _bad_request(req: Req, exc: RangeError, api: bool) -> Response:
-    if api:
-        return JSONResponse({"error": str(exc), "status": 400}, status_code=400)
-    return req.render("error.html", {"status": 400, "message": str(exc)}, 400)
-
-
 def _series_json(series: queries.Series, rng: TimeRange) -> dict[str, Any]:
     return {"range": rng.name, "start": rng.start, "end": rng.end, "step": rng.step, "t": series.times}
 
 
 def _traffic_payload(req: Req, customer: str, rng: TimeRange) -> dict[str, Any]:
-    cat = queries.catalog(req.conn)
+    cat, complete = _catalog(req)
     series = queries.traffic_series(req.conn, cat, customer, rng)
     summary = queries.traffic_summary(req.conn, cat, customer, rng)
-    complete = queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
     return {
         "customer": customer,
         **_series_json(series, rng),
@@ -222,10 +220,7 @@ def token_revoke(req: Req) -> Response:
 
 # ---- customer pages ----------------------------------------------------------------------------------
 def traffic_page(req: Req) -> Response:
-    try:
-        rng = _range(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
+    rng = _range(req)
     payload = _traffic_payload(req, req.customer, rng)
     payload["api"] = f"/api/v1/customers/{urlquote(req.customer)}/traffic?range=hour"
     return req.render(
@@ -236,13 +231,9 @@ def traffic_page(req: Req) -> Response:
 
 
 def breakdowns_page(req: Req) -> Response:
-    try:
-        rng = _range(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
-    cat = queries.catalog(req.conn)
+    rng = _range(req)
+    cat, complete = _catalog(req)
     tables = [queries.breakdown(req.conn, cat, spec, req.customer, rng) for spec in queries.BREAKDOWNS]
-    complete = queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
     return req.render(
         "breakdowns.html",
         {"rng": rng, "tables": tables, "complete": complete,
@@ -252,16 +243,12 @@ def breakdowns_page(req: Req) -> Response:
 
 def _usage(req: Req) -> tuple[queries.Usage | None, float | None, Month]:
     month = _month(req)
-    cat = queries.catalog(req.conn)
-    complete = queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
+    cat, complete = _catalog(req)
     return queries.usage(req.conn, cat, req.customer, month, complete), complete, month
 
 
 def usage_page(req: Req) -> Response:
-    try:
-        usage, complete, month = _usage(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
+    usage, complete, month = _usage(req)
     chart = _usage_payload(usage, complete, with_series=True) if usage else None
     return req.render(
         "usage.html",
@@ -271,10 +258,7 @@ def usage_page(req: Req) -> Response:
 
 
 def usage_csv(req: Req) -> Response:
-    try:
-        usage, _, month = _usage(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
+    usage, _, month = _usage(req)
     if usage is None:
         return req.render("error.html", {"status": 404, "message": "No billing statistic is collected."}, 404)
     out = io.StringIO()
@@ -306,16 +290,12 @@ def usage_csv(req: Req) -> Response:
 # ---- operator pages ----------------------------------------------------------------------------------
 def _ranking(req: Req) -> tuple[list[queries.Ranked], float | None, Month]:
     month = _month(req)
-    cat = queries.catalog(req.conn)
-    complete = queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
+    cat, complete = _catalog(req)
     return queries.ranking(req.conn, cat, month, complete), complete, month
 
 
 def ops_customers(req: Req) -> Response:
-    try:
-        ranked, complete, month = _ranking(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
+    ranked, complete, month = _ranking(req)
     return req.render("ops_customers.html", {"ranked": ranked, "complete": complete, "month": month})
 
 
@@ -326,10 +306,7 @@ def _sites(req: Req) -> tuple[TimeRange, list[queries.SiteRow], list[queries.Sit
 
 
 def ops_sites(req: Req) -> Response:
-    try:
-        rng, pops, edges = _sites(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=False)
+    rng, pops, edges = _sites(req)
     return req.render(
         "ops_sites.html",
         {"rng": rng, "pops": pops, "edges": edges,
@@ -340,8 +317,7 @@ def ops_sites(req: Req) -> Response:
 def ops_pipeline(req: Req) -> Response:
     agents = queries.pipeline(req.conn, req.now)
     replica = queries.replica_status(req.conn)
-    cat = queries.catalog(req.conn)
-    complete = queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
+    _, complete = _catalog(req)
     return req.render(
         "ops_pipeline.html", {"agents": agents, "replica": replica, "complete": complete, "now": req.now}
     )
@@ -355,38 +331,26 @@ def api_me(req: Req) -> Response:
 
 
 def api_traffic(req: Req) -> Response:
-    try:
-        rng = _range(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=True)
+    rng = _range(req)
     return JSONResponse(_traffic_payload(req, req.customer, rng))
 
 
 def api_breakdowns(req: Req) -> Response:
-    try:
-        rng = _range(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=True)
+    rng = _range(req)
     cat = queries.catalog(req.conn)
     tables = [asdict(queries.breakdown(req.conn, cat, s, req.customer, rng)) for s in queries.BREAKDOWNS]
     return JSONResponse({"customer": req.customer, "start": rng.start, "end": rng.end, "breakdowns": tables})
 
 
 def api_usage(req: Req) -> Response:
-    try:
-        usage, complete, _ = _usage(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=True)
+    usage, complete, _ = _usage(req)
     if usage is None:
         return JSONResponse({"error": "no billing statistic is collected", "status": 404}, 404)
     return JSONResponse(_usage_payload(usage, complete, with_series=req.param("series") == "1"))
 
 
 def api_ops_customers(req: Req) -> Response:
-    try:
-        ranked, complete, month = _ranking(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=True)
+    ranked, complete, month = _ranking(req)
     rows = [
         {"customer": r.customer, "requests": r.requests, "bytes_sent": r.bytes_sent,
          "gigabytes": r.bytes_sent / 1e9,
@@ -397,10 +361,7 @@ def api_ops_customers(req: Req) -> Response:
 
 
 def api_ops_sites(req: Req) -> Response:
-    try:
-        rng, pops, edges = _sites(req)
-    except RangeError as exc:
-        return _bad_request(req, exc, api=True)
+    rng, pops, edges = _sites(req)
     return JSONResponse(
         {
             "start": rng.start,

@@ -34,6 +34,7 @@ from cdnpanel import accounts, views
 from cdnpanel.accounts import User
 from cdnpanel.config import PanelConfig
 from cdnpanel.db import Database
+from cdnpanel.periods import RangeError
 from streamstats.logs import event
 
 HERE = Path(__file__).parent
@@ -167,17 +168,22 @@ def _run(panel: Panel, spec: RouteSpec, request: Request, form: FormData | None)
             user, via_token = _identify(request, conn)
             req = Req(request, panel, conn, user, form, via_token)
             return _authorize(req, spec) or spec.handler(req)
+    except RangeError as exc:  # a malformed range or month in the query
+        if spec.api:
+            return JSONResponse({"error": str(exc), "status": 400}, status_code=400)
+        return panel.templates.TemplateResponse(request, "error.html", _bare(request, 400, str(exc)), 400)
     except pymysql.MySQLError as exc:
         event(log, logging.ERROR, "database_error", path=request.url.path, error=str(exc))
         if spec.api:
             return JSONResponse({"error": "the statistics database is unavailable", "status": 503}, 503)
-        return panel.templates.TemplateResponse(
-            request,
-            "error.html",
-            {"status": 503, "message": "The statistics database cannot be reached; try again shortly.",
-             "user": None, "csrf_token": "", "customer": "", "path": request.url.path},
-            status_code=503,
-        )  # fmt: skip
+        message = "The statistics database cannot be reached; try again shortly."
+        return panel.templates.TemplateResponse(request, "error.html", _bare(request, 503, message), 503)
+
+
+def _bare(request: Request, status: int, message: str) -> dict[str, Any]:
+    """An error page's context without a user (the request ended before or outside the handler)."""
+    return {"status": status, "message": message, "user": None, "csrf_token": "", "customer": "",
+            "path": request.url.path}  # fmt: skip
 
 
 def _endpoint(panel: Panel, spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
