@@ -146,3 +146,18 @@ def test_operator_sees_the_agents(browser: Browser, panel: PanelServer):
     page.keyboard.press("Tab")  # keyboard navigation starts at the skip link
     assert page.evaluate("document.activeElement.className") == "skip"
     _only_the_panel(hosts, panel)
+
+
+def test_page_weight_of_the_traffic_page(browser: Browser, panel: PanelServer):
+    """HTML, scripts and styles of the Traffic page (a day), uncompressed: the issue's budget is 200 KB."""
+    page = _page(browser, panel, "laptop", [])
+    _sign_in(page, panel, "alice", "/c/c0000/traffic?range=day")
+    sizes = page.evaluate(
+        """performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+           .map(e => [e.name, e.decodedBodySize])"""
+    )
+    total = sum(size for _, size in sizes)
+    kinds = {name.rsplit("/", 1)[-1].split("?")[0] for name, _ in sizes}
+    assert {"panel.js", "panel.css", "uPlot.iife.min.js", "uPlot.min.css"} <= kinds
+    (ARTIFACTS / "traffic-page-weight.txt").write_text("".join(f"{size}\t{name}\n" for name, size in sizes))
+    assert total < 200_000, sizes
