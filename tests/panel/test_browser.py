@@ -133,6 +133,26 @@ def test_usage_page_and_csv(browser: Browser, panel: PanelServer, pipeline: Pipe
     _only_the_panel(hosts, panel)
 
 
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_other_pages_fit(browser: Browser, panel: PanelServer, pipeline: Pipeline, viewport: str):
+    """The login form, Breakdowns and the operator's pages render without overflowing the viewport."""
+    page = _page(browser, panel, viewport, [])
+    page.goto(f"{panel.url}/login")
+    _fits(page)
+    page.screenshot(path=str(ARTIFACTS / f"login-{viewport}.png"))
+    _sign_in(page, panel, "olga", "/ops/customers")
+    shots = {
+        "breakdowns": "/c/c0000/breakdowns?range=month",
+        "ops-customers": f"/ops/customers?month={pipeline.month}",
+        "ops-sites": "/ops/sites?range=month",
+    }
+    for name, path in shots.items():
+        page.goto(f"{panel.url}{path}")
+        _fits(page)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{viewport}.png"), full_page=True)
+    assert "approximate" in page.goto(f"{panel.url}/c/c0000/breakdowns?range=month").text()
+
+
 def test_operator_sees_the_agents(browser: Browser, panel: PanelServer):
     hosts: list[str] = []
     page = _page(browser, panel, "laptop", hosts)
