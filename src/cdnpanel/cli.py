@@ -70,6 +70,9 @@ def cmd_user(config: PanelConfig, args: argparse.Namespace) -> int:
     conn = _with_conn(config)
     try:
         if args.action == "add":
+            if args.if_missing and accounts.find_user(conn, args.name) is not None:
+                print(f"exists {args.name}")
+                return 0
             user = accounts.add_user(conn, args.name, _password(args), args.role, args.customer or [])
             print(f"added {user.username} ({user.role}) " + ", ".join(user.customers))
         elif args.action in ("disable", "enable"):
@@ -104,12 +107,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies trusted for X-Forwarded-*")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="create or migrate the panel's tables").set_defaults(func=cmd_migrate)
+    sub.add_parser("check-config", help="validate the configuration").set_defaults(func=lambda c, a: 0)
     user = sub.add_parser("user", help="add, disable, enable or list users")
     user.add_argument("action", choices=("add", "disable", "enable", "list"))
     user.add_argument("name", nargs="?")
     user.add_argument("--role", choices=accounts.ROLES, default="customer")
     user.add_argument("--customer", action="append", help="a customer the user may see (repeat)")
     user.add_argument("--password-file", help="read the password from this file (default: ask)")
+    user.add_argument("--if-missing", action="store_true", help="add: leave an existing user as it is")
     user.set_defaults(func=cmd_user)
     token = sub.add_parser("token", help="create an API token for a user (printed once)")
     token.add_argument("action", choices=("add",))

@@ -34,9 +34,12 @@ def test_users_and_tokens_from_the_command_line(tmp_path: Path, mariadb: MariaDB
     added = cli(config, "user", "add", "erin", "--customer", "c0002", "--customer", "c0000",
                 password="erin-password-1")  # fmt: skip
     assert added.returncode == 0, added.stderr
-    assert (
-        cli(config, "user", "add", "erin", "--customer", "c0002", password="erin-password-1").returncode == 2
+    twice = cli(config, "user", "add", "erin", "--customer", "c0002", password="erin-password-1")
+    assert twice.returncode == 2 and "exists" in twice.stderr
+    again = cli(
+        config, "user", "add", "erin", "--customer", "c0002", "--if-missing", password="other-password-1"
     )
+    assert again.returncode == 0 and again.stdout == "exists erin\n"
     short = cli(config, "user", "add", "fred", "--customer", "c0002", password="short")
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
     assert cli(config, "user", "add", "ops", "--role", "operator", password="ops-password-1").returncode == 0
@@ -74,6 +77,16 @@ def test_configuration_mistakes_name_their_key(tmp_path: Path, document: dict, k
     with pytest.raises(ConfigError) as raised:
         parse_config(document, tmp_path)
     assert raised.value.key == key
+
+
+def test_check_config(tmp_path: Path):
+    good = tmp_path / "good.yml"
+    good.write_text("secret_key: " + "k" * 40 + "\nmysql: {database: s}\n")
+    assert cli(good, "check-config").returncode == 0
+    bad = tmp_path / "bad.yml"
+    bad.write_text("secret_key: short\nmysql: {database: s}\n")
+    answer = cli(bad, "check-config")
+    assert answer.returncode == 2 and "secret_key" in answer.stderr
 
 
 def test_configuration_defaults(tmp_path: Path):
