@@ -2,22 +2,23 @@
 # `make bench`: every benchmark, each measuring the project beside its baselines in the same run on the
 # same data; results are written to bench/results/*.json and printed. Not part of `make test`.
 #   scripts/bench.sh                 all of them
-#   scripts/bench.sh agent mysql     some of them (agent, mysql, pipeline, leaseweb)
+#   scripts/bench.sh agent mysql     some of them (agent, mysql, pipeline, leaseweb, panel)
 source "$(dirname "$0")/lib.sh"
 "$REPO_ROOT/scripts/deps.sh"
 "$REPO_ROOT/scripts/venv.sh"
 
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(agent mysql pipeline leaseweb)
+[ ${#which[@]} -eq 0 ] && which=(agent mysql pipeline leaseweb panel)
 mkdir -p bench/results
 for name in "${which[@]}"; do
   case "$name" in
     agent)    step "agent throughput beside mawk and mtail"; python bench/agent_throughput.py ;;
     mysql)    step "MariaDB write path beside a naive writer"; python bench/mysql_write.py ;;
     pipeline) step "freshness and catch-up"; python bench/pipeline.py ;;
+    panel)    step "control panel: Usage and Traffic pages over a month"; python bench/panel.py ;;
     leaseweb)
       step "LeaseWeb API simulator"
       python bench/leaseweb_simulator.py | python -m json.tool | tee bench/results/leaseweb_simulator.json ;;
-    *) echo "unknown benchmark $name (agent, mysql, pipeline, leaseweb)" >&2; exit 2 ;;
+    *) echo "unknown benchmark $name (agent, mysql, pipeline, leaseweb, panel)" >&2; exit 2 ;;
   esac
 done
