@@ -1,5 +1,5 @@
 """Time ranges and billing arithmetic, free of I/O: the range picker's ranges and their resolution,
-UTC calendar months, the 95th percentile of 5-minute bandwidth, decimal units."""
+UTC calendar months, the 95th percentile of 5-minute bandwidth, units for display."""
 
 from __future__ import annotations
 
@@ -146,14 +146,6 @@ def billing_intervals(month: Month, complete_up_to: float | None) -> int:
     if complete_up_to is not None and complete_up_to < end:
         end = max(month.start, -(-int(complete_up_to) // FIVE_MINUTES) * FIVE_MINUTES)
     return (end - month.start) // FIVE_MINUTES
-
-
-def decimal_gb(byte_count: int) -> float:
-    return byte_count / 1e9
-
-
-def mbit_per_s(bits_per_second: float) -> float:
-    return bits_per_second / 1e6
 
 
 def human_bits(bps: float) -> str:
