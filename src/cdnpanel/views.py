@@ -94,6 +94,11 @@ def _series_json(series: queries.Series, rng: TimeRange) -> dict[str, Any]:
     return {"range": rng.name, "start": rng.start, "end": rng.end, "step": rng.step, "t": series.times}
 
 
+def _script_json(payload: dict[str, Any]) -> str:
+    """JSON for a <script type="application/json"> block: no "</script>" can end it early."""
+    return json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
+
+
 def _traffic_payload(req: Req, customer: str, rng: TimeRange) -> dict[str, Any]:
     cat, complete = _catalog(req)
     series = queries.traffic_series(req.conn, cat, customer, rng)
@@ -225,7 +230,7 @@ def traffic_page(req: Req) -> Response:
     payload["api"] = f"/api/v1/customers/{urlquote(req.customer)}/traffic?range=hour"
     return req.render(
         "traffic.html",
-        {"rng": rng, "data": payload, "chart_json": json.dumps(payload, separators=(",", ":")),
+        {"rng": rng, "data": payload, "chart_json": _script_json(payload),
          "from_value": req.param("from") or "", "to_value": req.param("to") or ""},
     )  # fmt: skip
 
@@ -253,7 +258,7 @@ def usage_page(req: Req) -> Response:
     return req.render(
         "usage.html",
         {"usage": usage, "month": month, "complete": complete, "this_month": str(month_of(req.now)),
-         "chart_json": json.dumps(chart, separators=(",", ":")) if chart else ""},
+         "chart_json": _script_json(chart) if chart else ""},
     )  # fmt: skip
 
 

@@ -119,8 +119,10 @@ def _bearer(request: Request) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" and credentials else None
 
 
-def _identify(request: Request, conn: pymysql.connections.Connection) -> tuple[User | None, bool]:
-    token = _bearer(request)
+def _identify(request: Request, conn: pymysql.connections.Connection, api: bool) -> tuple[User | None, bool]:
+    """The user of a session cookie, or on API routes of a bearer token (a token cannot drive the pages'
+    forms, such as creating more tokens)."""
+    token = _bearer(request) if api else None
     if token is not None:
         return accounts.user_for_token(conn, token), True
     uid = request.session.get("uid")
@@ -165,7 +167,7 @@ def _authorize(req: Req, spec: RouteSpec) -> Response | None:
 def _run(panel: Panel, spec: RouteSpec, request: Request, form: FormData | None) -> Response:
     try:
         with panel.database.session() as conn:
-            user, via_token = _identify(request, conn)
+            user, via_token = _identify(request, conn, spec.api)
             req = Req(request, panel, conn, user, form, via_token)
             return _authorize(req, spec) or spec.handler(req)
     except RangeError as exc:  # a malformed range or month in the query

@@ -171,3 +171,21 @@ def test_no_open_redirect_after_login(panel: PanelServer, target: str):
         allow_redirects=False, timeout=30,
     )  # fmt: skip
     assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def test_api_tokens_do_not_open_the_pages(panel: PanelServer):
+    _add(panel, "tina", "tina-password-1")
+    with panel.connect() as conn:
+        user = accounts.find_user(conn, "tina")
+        assert user is not None
+        _, secret = accounts.add_token(conn, user, "script")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    page = requests.get(f"{panel.url}/c/c0000/usage", headers=bearer, allow_redirects=False, timeout=10)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    made = requests.post(f"{panel.url}/account/tokens", data={"name": "more"}, headers=bearer,
+                         allow_redirects=False, timeout=10)  # fmt: skip
+    assert made.status_code == 303 and [t.name for t in _tokens(panel, "tina")] == ["script"]
+    assert (
+        requests.get(f"{panel.url}/api/v1/customers/c0000/usage", headers=bearer, timeout=10).status_code
+        == 200
+    )
