@@ -151,8 +151,7 @@ def timed_queries(server: Any, database: str, month: Month, customers: list[str]
             usage_pass.append(time.perf_counter() - began)
         for customer in traffic:
             began = time.perf_counter()
-            queries.traffic_series(conn, cat, customer, rng)
-            queries.traffic_summary(conn, cat, customer, rng)
+            queries.traffic(conn, cat, customer, rng)
             traffic_pass.append(time.perf_counter() - began)
         if repeat:
             usage, traffic_times = usage_pass, traffic_pass

@@ -147,37 +147,6 @@ def _series(
         return {int(row[0]): tuple(float(v or 0) for v in row[1:]) for row in cur.fetchall()}
 
 
-def traffic_series(
-    conn: pymysql.connections.Connection, cat: Catalog, customer: str, rng: TimeRange
-) -> Series:
-    """Bandwidth (bits/s over each point) and requests per point, from the billing statistic; cache hits
-    and status classes per point where their statistics exist."""
-    times = rng.points
-    columns: dict[str, list[float]] = {}
-    if BILLING in cat:
-        rows = _series(conn, cat[BILLING], ["requests", "bytes_sent"], ("customer", customer), rng)
-        columns["requests"] = [rows.get(t, (0, 0))[0] for t in times]
-        columns["bits_per_second"] = [rows.get(t, (0, 0))[1] * 8 / rng.step for t in times]
-    if "customer_cache" in cat:
-        marks = ", ".join(f"'{s}'" for s in HIT_STATUSES)
-        rows = _series(
-            conn, cat["customer_cache"], [f"IF(cache_status IN ({marks}), requests, 0)", "requests"],
-            ("customer", customer), rng,
-        )  # fmt: skip
-        columns["hit_ratio"] = [
-            (rows[t][0] / rows[t][1]) if t in rows and rows[t][1] else None  # type: ignore[misc]
-            for t in times
-        ]
-    if "customer_status" in cat:
-        for cls in ("2xx", "3xx", "4xx", "5xx"):
-            rows = _series(
-                conn, cat["customer_status"], ["requests"], ("customer", customer), rng,
-                extra=f"AND status_class = '{cls}'",
-            )  # fmt: skip
-            columns[f"status_{cls}"] = [rows.get(t, (0,))[0] for t in times]
-    return Series(times, columns)
-
-
 def _one(conn: pymysql.connections.Connection, sql: str, params: tuple) -> tuple:
     with conn.cursor() as cur:
         cur.execute(sql, params)
@@ -188,49 +157,69 @@ def _ratio(part: object, whole: object) -> float | None:
     return float(part) / float(whole) if whole else None  # type: ignore[arg-type]
 
 
-def traffic_summary(
-    conn: pymysql.connections.Connection, cat: Catalog, customer: str, rng: TimeRange
-) -> TrafficSummary:
+def _point(rows: dict[int, tuple[float, ...]], t: int, i: int) -> float:
+    return rows[t][i] if t in rows else 0.0
+
+
+def _classes(
+    conn: pymysql.connections.Connection, table: StatTable, customer: str, rng: TimeRange
+) -> dict[str, dict[int, float]]:
+    """Requests per status class and point, in one scan."""
     where, span = _range_sql(rng.start, rng.end)
-    params = (customer, *span)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT status_class, UNIX_TIMESTAMP(bucket) DIV {rng.step} * {rng.step} AS t, SUM(requests) "
+            f"FROM {quote(table.table)} WHERE customer = %s AND {where} GROUP BY status_class, t",
+            (customer, *span),
+        )
+        out: dict[str, dict[int, float]] = {}
+        for cls, t, n in cur.fetchall():
+            out.setdefault(str(cls), {})[int(t)] = float(n)
+    return out
+
+
+def traffic(
+    conn: pymysql.connections.Connection, cat: Catalog, customer: str, rng: TimeRange
+) -> tuple[Series, TrafficSummary]:
+    """The Traffic page: per point bandwidth (bits/s over the point) and requests from the billing
+    statistic, the cache hit ratio and the status classes where their statistics exist; and the
+    range's totals, summed from the same points (one scan per statistic)."""
+    times = rng.points
+    columns: dict[str, list[float]] = {}
     requests = bytes_sent = 0
     if BILLING in cat:
-        row = _one(
-            conn, f"SELECT SUM(requests), SUM(bytes_sent) FROM {quote(cat[BILLING].table)} "
-            f"WHERE customer = %s AND {where}", params,
-        )  # fmt: skip
-        requests, bytes_sent = int(row[0] or 0), int(row[1] or 0)
+        rows = _series(conn, cat[BILLING], ["requests", "bytes_sent"], ("customer", customer), rng)
+        columns["requests"] = [_point(rows, t, 0) for t in times]
+        columns["bits_per_second"] = [_point(rows, t, 1) * 8 / rng.step for t in times]
+        requests, bytes_sent = int(sum(r[0] for r in rows.values())), int(sum(r[1] for r in rows.values()))
     hit_req = hit_bytes = None
     if "customer_cache" in cat:
         marks = ", ".join(f"'{s}'" for s in HIT_STATUSES)
-        row = _one(
-            conn,
-            f"SELECT SUM(IF(cache_status IN ({marks}), requests, 0)), SUM(requests), "
-            f"SUM(IF(cache_status IN ({marks}), bytes_sent, 0)), SUM(bytes_sent) "
-            f"FROM {quote(cat['customer_cache'].table)} WHERE customer = %s AND {where}",
-            params,
-        )
-        hit_req, hit_bytes = _ratio(row[0], row[1]), _ratio(row[2], row[3])
+        hit = f"cache_status IN ({marks})"
+        sums = [f"IF({hit}, requests, 0)", "requests", f"IF({hit}, bytes_sent, 0)", "bytes_sent"]
+        rows = _series(conn, cat["customer_cache"], sums, ("customer", customer), rng)
+        columns["hit_ratio"] = [_ratio(rows[t][0], rows[t][1]) if t in rows else None for t in times]
+        totals = [sum(r[i] for r in rows.values()) for i in range(4)]
+        hit_req, hit_bytes = _ratio(totals[0], totals[1]), _ratio(totals[2], totals[3])
+    classes: dict[str, int] = {}
+    if "customer_status" in cat:
+        per_class = _classes(conn, cat["customer_status"], customer, rng)
+        for cls in ("2xx", "3xx", "4xx", "5xx"):
+            columns[f"status_{cls}"] = [per_class.get(cls, {}).get(t, 0.0) for t in times]
+        classes = {cls: int(sum(points.values())) for cls, points in sorted(per_class.items())}
     avg_req = avg_up = None
     if "customer_quality" in cat:
+        where, span = _range_sql(rng.start, rng.end)
         row = _one(
             conn,
             "SELECT SUM(request_time_ms_sum), SUM(request_time_ms_count), SUM(upstream_time_ms_sum), "
             f"SUM(upstream_time_ms_count) FROM {quote(cat['customer_quality'].table)} "
             f"WHERE customer = %s AND {where}",
-            params,
+            (customer, *span),
         )
         avg_req, avg_up = _ratio(row[0], row[1]), _ratio(row[2], row[3])
-    classes: dict[str, int] = {}
-    if "customer_status" in cat:
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT status_class, SUM(requests) FROM {quote(cat['customer_status'].table)} "
-                f"WHERE customer = %s AND {where} GROUP BY status_class ORDER BY status_class",
-                params,
-            )
-            classes = {str(c): int(n) for c, n in cur.fetchall()}
-    return TrafficSummary(requests, bytes_sent, hit_req, hit_bytes, avg_req, avg_up, classes)
+    summary = TrafficSummary(requests, bytes_sent, hit_req, hit_bytes, avg_req, avg_up, classes)
+    return Series(times, columns), summary
 
 
 def breakdown(
@@ -283,27 +272,36 @@ def complete_up_to(conn: pymysql.connections.Connection, cat: Catalog, margin: f
     return float(row[0]) - margin if row and row[0] is not None else None
 
 
+Intervals = dict[int, tuple[int, int]]  # 5-minute interval index from the month's start -> (requests, bytes)
+
+
 def _five_minute_sums(
     conn: pymysql.connections.Connection, cat: Catalog, month: Month, customer: str | None
-) -> dict[str, dict[int, int]]:
-    """customer -> {interval index from the month's start: bytes}; one customer or all of them."""
+) -> dict[str, Intervals]:
+    """customer -> its month's 5-minute sums, for one customer or all of them: the only scan a bill
+    needs (days and totals are sums of the intervals)."""
     where, span = _range_sql(month.start, month.end)
     who, params = ("customer = %s AND ", (customer,)) if customer else ("", ())
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, SUM(bytes_sent) "
-            f"FROM {quote(cat[BILLING].table)} WHERE {who}{where} GROUP BY customer, i",
+            f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, SUM(requests), "
+            f"SUM(bytes_sent) FROM {quote(cat[BILLING].table)} WHERE {who}{where} GROUP BY customer, i",
             (month.start, *params, *span),
         )
-        out: dict[str, dict[int, int]] = {}
-        for name, index, total in cur.fetchall():
-            out.setdefault(str(name), {})[int(index)] = int(total)
+        out: dict[str, Intervals] = {}
+        for name, index, requests, total in cur.fetchall():
+            out.setdefault(str(name), {})[int(index)] = (int(requests), int(total))
     return out
 
 
-def _p95(intervals: dict[int, int], count: int) -> float:
-    samples = [b * 8 / FIVE_MINUTES for i, b in intervals.items() if i < count and b]
+def _p95(intervals: Intervals, count: int) -> float:
+    samples = [b * 8 / FIVE_MINUTES for i, (_, b) in intervals.items() if i < count and b]
     return percentile_95(samples, count)
+
+
+def _totals(intervals: Intervals, first: int = 0, last: int | None = None) -> tuple[int, int]:
+    chosen = [v for i, v in intervals.items() if first <= i and (last is None or i < last)]
+    return sum(r for r, _ in chosen), sum(b for _, b in chosen)
 
 
 def usage(
@@ -312,36 +310,20 @@ def usage(
     """The month's bill from the billing statistic alone; None if there is no billing statistic."""
     if BILLING not in cat:
         return None
-    where, span = _range_sql(month.start, month.end)
-    table = quote(cat[BILLING].table)
     intervals = _five_minute_sums(conn, cat, month, customer).get(customer, {})
-    count = billing_intervals(month, complete)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"SELECT DATE_FORMAT(bucket, '%%Y-%%m-%%d') AS d, SUM(requests), SUM(bytes_sent) FROM {table} "
-            f"WHERE customer = %s AND {where} GROUP BY d ORDER BY d",
-            (customer, *span),
-        )
-        per_day = {d: (int(r), int(b)) for d, r, b in cur.fetchall()}
+    per_day = 86400 // FIVE_MINUTES
     series = [
-        intervals.get(i, 0) * 8 / FIVE_MINUTES for i in range((month.end - month.start) // FIVE_MINUTES)
+        intervals.get(i, (0, 0))[1] * 8 / FIVE_MINUTES
+        for i in range((month.end - month.start) // FIVE_MINUTES)
     ]
     days = []
     for n in range(month.days):
-        day = f"{month}-{n + 1:02d}"
-        peak = max(series[n * 288 : (n + 1) * 288], default=0.0)
-        requests, bytes_sent = per_day.get(day, (0, 0))
-        days.append(Day(day, requests, bytes_sent, peak))
-    return Usage(
-        customer=customer,
-        month=month,
-        requests=sum(r for r, _ in per_day.values()),
-        bytes_sent=sum(b for _, b in per_day.values()),
-        p95_bps=_p95(intervals, count),
-        intervals=count,
-        days=days,
-        five_minute_bps=series,
-    )
+        requests, bytes_sent = _totals(intervals, n * per_day, (n + 1) * per_day)
+        peak = max(series[n * per_day : (n + 1) * per_day], default=0.0)
+        days.append(Day(f"{month}-{n + 1:02d}", requests, bytes_sent, peak))
+    requests, bytes_sent = _totals(intervals)
+    count = billing_intervals(month, complete)
+    return Usage(customer, month, requests, bytes_sent, _p95(intervals, count), count, days, series)
 
 
 @dataclass(frozen=True)
@@ -358,17 +340,12 @@ def ranking(
     """All customers of the month by bytes, with the usage figures."""
     if BILLING not in cat:
         return []
-    where, span = _range_sql(month.start, month.end)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"SELECT customer, SUM(requests), SUM(bytes_sent) AS b FROM {quote(cat[BILLING].table)} "
-            f"WHERE {where} GROUP BY customer ORDER BY b DESC, customer",
-            span,
-        )
-        totals = cur.fetchall()
-    intervals = _five_minute_sums(conn, cat, month, None)
     count = billing_intervals(month, complete)
-    return [Ranked(str(c), int(r), int(b), _p95(intervals.get(str(c), {}), count)) for c, r, b in totals]
+    ranked = [
+        Ranked(name, *_totals(intervals), _p95(intervals, count))
+        for name, intervals in _five_minute_sums(conn, cat, month, None).items()
+    ]
+    return sorted(ranked, key=lambda r: (-r.bytes_sent, r.customer))
 
 
 def _site_rows(

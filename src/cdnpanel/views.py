@@ -101,8 +101,7 @@ def _script_json(payload: dict[str, Any]) -> str:
 
 def _traffic_payload(req: Req, customer: str, rng: TimeRange) -> dict[str, Any]:
     cat, complete = _catalog(req)
-    series = queries.traffic_series(req.conn, cat, customer, rng)
-    summary = queries.traffic_summary(req.conn, cat, customer, rng)
+    series, summary = queries.traffic(req.conn, cat, customer, rng)
     return {
         "customer": customer,
         **_series_json(series, rng),
