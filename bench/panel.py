@@ -12,8 +12,9 @@ statistics the Traffic page reads at their buckets (`customer_cache` with 3 cach
 answers; an operator's session asks, after one warm-up pass, for each customer's Usage page of the month
 (with its 95th percentile) and for the Traffic page of the month (custom range, 3-hour points) of the
 traffic customers. Per page: p50 and p99 of the time to the last byte on loopback (server time: SQL,
-Python, rendering; no network), and of the same figures computed in-process by `cdnpanel.queries`
-alone (the SQL and the Python around it), so the difference is the rendering and the HTTP layer.
+Python, rendering; no network) and the CPU milliseconds per page of the panel's process and of
+MariaDB (steadier than wall time on a shared machine), and p50/p99 of the same figures computed
+in-process by `cdnpanel.queries` alone (the SQL and the Python around it).
 Writes bench/results/panel.json.
 """
 
@@ -36,7 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, Machine, start_tuned_mariadb, write_result
+from common import ROOT, Machine, process_cpu_seconds, start_tuned_mariadb, write_result
 
 from cdnpanel import accounts, queries
 from cdnpanel.periods import Month, TimeRange
@@ -122,16 +123,21 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(p99 * 1000, 1)}
 
 
-def timed_pages(session: requests.Session, urls: list[str]) -> list[float]:
+def timed_pages(session: requests.Session, urls: list[str], pids: dict[str, int]) -> dict[str, float]:
+    """p50/p99 of the wall time per page, and the CPU milliseconds per page the panel and MariaDB spent
+    (the steadier measure on a shared machine)."""
     for url in urls:  # warm-up: the buffer pool and the templates
         assert session.get(url, timeout=120).status_code == 200, url
-    out = []
+    times = []
+    cpu = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
     for url in urls:
         began = time.perf_counter()
         answer = session.get(url, timeout=120)
-        out.append(time.perf_counter() - began)
+        times.append(time.perf_counter() - began)
         assert answer.status_code == 200, url
-    return out
+    spent = {f"{name}_cpu_ms_per_page": round((process_cpu_seconds(pid) - cpu[name]) * 1000 / len(urls), 1)
+             for name, pid in pids.items()}  # fmt: skip
+    return percentiles(times) | spent
 
 
 def timed_queries(server: Any, database: str, month: Month, customers: list[str], traffic: list[str]) -> dict:
@@ -200,6 +206,8 @@ def main() -> None:
             panel.start()
             try:
                 session = login(panel.url, "olga", "olga-password-333")
+                assert panel.process is not None and server.process is not None
+                pids = {"panel": panel.process.pid, "mariadb": server.process.pid}
                 usage_urls = [f"{panel.url}/c/{c}/usage?month={month}" for c in customers]
                 span = f"range=custom&from={month}-01T00:00&to={month.next()}-01T00:00"
                 traffic_urls = [f"{panel.url}/c/{c}/traffic?{span}" for c in traffic]
@@ -210,8 +218,8 @@ def main() -> None:
                         "traffic_customers": len(traffic),
                         **written,
                     },
-                    "usage_page": percentiles(timed_pages(session, usage_urls)),
-                    "traffic_month_page": percentiles(timed_pages(session, traffic_urls)),
+                    "usage_page": timed_pages(session, usage_urls, pids),
+                    "traffic_month_page": timed_pages(session, traffic_urls, pids),
                     **timed_queries(server, database, month, customers, traffic),
                     "traffic_page_weight": page_weight(session, traffic_urls[0], panel.url),
                 }

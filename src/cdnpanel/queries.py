@@ -92,7 +92,7 @@ class Usage:
     p95_bps: float
     intervals: int  # 5-minute intervals counted for the percentile
     days: list[Day] = field(default_factory=list)
-    five_minute_bps: list[float] = field(default_factory=list)  # one per interval from the month's start
+    five_minute_bytes: list[int] = field(default_factory=list)  # one per interval from the month's start
 
 
 @dataclass(frozen=True)
@@ -299,9 +299,18 @@ def _p95(intervals: Intervals, count: int) -> float:
     return percentile_95(samples, count)
 
 
-def _totals(intervals: Intervals, first: int = 0, last: int | None = None) -> tuple[int, int]:
-    chosen = [v for i, v in intervals.items() if first <= i and (last is None or i < last)]
-    return sum(r for r, _ in chosen), sum(b for _, b in chosen)
+def _totals(intervals: Intervals) -> tuple[int, int]:
+    return sum(r for r, _ in intervals.values()), sum(b for _, b in intervals.values())
+
+
+def _per_day(intervals: Intervals, days: int) -> list[list[int]]:
+    """[requests, bytes] of each day, in one pass over the intervals."""
+    out = [[0, 0] for _ in range(days)]
+    for index, (requests, bytes_sent) in intervals.items():
+        day = out[index // (86400 // FIVE_MINUTES)]
+        day[0] += requests
+        day[1] += bytes_sent
+    return out
 
 
 def usage(
@@ -312,15 +321,16 @@ def usage(
         return None
     intervals = _five_minute_sums(conn, cat, month, customer).get(customer, {})
     per_day = 86400 // FIVE_MINUTES
-    series = [
-        intervals.get(i, (0, 0))[1] * 8 / FIVE_MINUTES
-        for i in range((month.end - month.start) // FIVE_MINUTES)
+    series = [intervals.get(i, (0, 0))[1] for i in range((month.end - month.start) // FIVE_MINUTES)]
+    days = [
+        Day(
+            f"{month}-{n + 1:02d}",
+            requests,
+            bytes_sent,
+            max(series[n * per_day : (n + 1) * per_day]) * 8 / 300,
+        )
+        for n, (requests, bytes_sent) in enumerate(_per_day(intervals, month.days))
     ]
-    days = []
-    for n in range(month.days):
-        requests, bytes_sent = _totals(intervals, n * per_day, (n + 1) * per_day)
-        peak = max(series[n * per_day : (n + 1) * per_day], default=0.0)
-        days.append(Day(f"{month}-{n + 1:02d}", requests, bytes_sent, peak))
     requests, bytes_sent = _totals(intervals)
     count = billing_intervals(month, complete)
     return Usage(customer, month, requests, bytes_sent, _p95(intervals, count), count, days, series)

@@ -91,9 +91,9 @@
   }
 
   function usage(d) {
-    const f = d.five_minute, n = f.bits_per_second.length;
+    const f = d.five_minute, n = f.bytes.length;
     const t = new Array(n), mbit = new Array(n), p95 = new Array(n);
-    for (let i = 0; i < n; i++) { t[i] = f.start + i * f.step; mbit[i] = f.bits_per_second[i] / 1e6; p95[i] = d.p95_mbit_per_second; }
+    for (let i = 0; i < n; i++) { t[i] = f.start + i * f.step; mbit[i] = f.bytes[i] * 8 / f.step / 1e6; p95[i] = d.p95_mbit_per_second; }
     make("chart-usage", [
       line("5-minute bandwidth", "#2358c4", fmtMbit, { fill: "rgba(35,88,196,0.12)" }),
       line("95th percentile", "#b3261e", fmtMbit, { dash: [6, 4], width: 2 }),
