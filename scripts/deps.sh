@@ -15,6 +15,8 @@ packages=(
   dropbear-bin openssh-sftp-server syslinux syslinux-common mtools
   # benchmark baselines
   mawk mtail time
+  # the control panel's browser tests (driven by playwright from PyPI; its own browser download cannot work here)
+  chromium
 )
 
 missing=()

@@ -3,6 +3,9 @@
 # Re-installs only when pyproject.toml changed.
 source "$(dirname "$0")/lib.sh"
 
+# The control panel's browser assets (cached; npm runs only when the lockfile changed).
+"$REPO_ROOT/scripts/panel-assets.sh"
+
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ -f "$stamp" ]; then
   echo "venv: up to date"
