@@ -6,6 +6,13 @@ step "yamllint"
 yamllint --strict .
 
 step "ansible-lint (production profile)"
+# ansible-lint puts ~/.ansible/collections first: a cdn.infra installed there by another tool (Molecule's
+# prerun did, before it was turned off) would shadow the checkout's collection, which has the modules.
+stale="${HOME}/.ansible/collections/ansible_collections/cdn/infra"
+if [ -e "$stale" ]; then
+  echo "lint: removing $stale (a copy that shadows the checkout's collection)"
+  rm -rf "$stale"
+fi
 ansible-lint --profile production --offline
 
 step "ruff"
