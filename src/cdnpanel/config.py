@@ -80,6 +80,8 @@ def _database(section: Any, base: Path) -> DatabaseConfig:
         user=str(section.get("user", "panel")),
         password=_secret(section, "password", base, "mysql."),
         connect_timeout=parse_duration(str(section.get("connect_timeout", "10s"))),
+        # TLS with the server's certificate and name verified (as the aggregator does), when given.
+        ssl_ca=str(base / str(section["ssl_ca"])) if section.get("ssl_ca") else "",
     )
 
 

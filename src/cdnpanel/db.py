@@ -28,6 +28,8 @@ class Database:
             autocommit=True,
             connect_timeout=cfg.connect_timeout,
             read_timeout=60,
+            ssl_ca=cfg.ssl_ca or None,
+            ssl_verify_identity=bool(cfg.ssl_ca),
             init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
         )
 
