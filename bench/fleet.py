@@ -1,12 +1,17 @@
 """The fleet benchmark: N simulated edge agents against one aggregator host and MariaDB, for the
 aggregator of this checkout and the one of the commit before the fleet work (PREVIOUS), in one run.
 
+The host is as deploy-analytics.yml makes it: this checkout's aggregator runs `--processes` processes
+(default 2, the role's default) behind nginx with the role's balancer configuration, over TLS with
+a private CA; the previous one is its single process over plain HTTP, as it was deployed.
+
 Each simulated agent replays a real agent's deltas (`streamstats agent --once` over generated logs,
 1,000 customers, 1,000 lines/s, the default `cdn` statistics) as the agent of its version sends them:
 the previous agent every statistic every 5 s, the current one each statistic before its own write
-slots (a 30 s statistic's delta covers 30 s of lines). Sends go just before the slots with the
-agent's jitter, so the fleet's bursts are the real ones. Bodies go uncompressed (a gzip per request
-would cost the driver more CPU than it leaves the aggregator; both versions get the same).
+slots (flush offset + multiples of its flush interval; a 30 s statistic's delta covers 30 s of
+lines). Sends go just before the slots with the agent's jitter, so the fleet's bursts are the real
+ones. Bodies go uncompressed (a gzip per request would cost the driver more CPU than it leaves the
+aggregator; both versions get the same). The driver runs on the same 2 cores as the host.
 
 Per N: batches acknowledged per second, POST latency p50/p99, errors by kind, the aggregator's and
 MariaDB's CPU (cores) and peak RSS, the billing statistic's freshness (from an acknowledged send to
@@ -14,6 +19,7 @@ its checkpoint in MySQL, sampled on a few agents), and exactness at the end (SUM
 SUM(bytes_sent) of the billing table equal the acknowledged deltas' totals, after a drain).
 
     python bench/fleet.py [--agents 50,100,200,500,1000] [--previous-agents 10,20,50] [--seconds 65]
+                          [--processes 2]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import io
 import json
 import random
 import signal
+import ssl
 import struct
 import subprocess
 import sys
@@ -56,6 +63,8 @@ from streamstats.positions import FilePos, to_json
 from streamstats.protocol import V2_CONTENT_TYPE
 from streamstats.statistics import Statistic, StatisticSet, load_statistic_set
 from tests.mariadb import PASSWORD, USER
+from tests.pki import CA
+from tests.streamstats.harness import BALANCER_TEMPLATE, render_role_template
 
 PREVIOUS = "32ccba5"  # the last commit before the fleet work
 TICK = 5.0  # the agent's flush interval
@@ -87,10 +96,11 @@ def _deltas(stats: StatisticSet, seconds: int, work: Path) -> dict[str, pl.DataF
 
 @dataclass
 class Plan:
-    """What a simulated agent of one version sends: per tick number, the statistics due and their deltas."""
+    """What a simulated agent of one version sends: per slot, the statistics due and their deltas."""
 
     name: str
-    cadence: dict[str, int]  # statistic -> ticks between two sends
+    cadence: dict[str, int]  # statistic -> seconds between two sends
+    offset: dict[str, int]  # statistic -> its sends' place in the cadence, in seconds
     deltas: dict[str, pl.DataFrame]  # statistic -> its delta over its cadence
     billing_totals: tuple[int, int] = (0, 0)
     protocol: int = 1
@@ -105,21 +115,20 @@ class Plan:
             else:
                 self.encoded[name] = json.dumps(frame.to_dict(as_series=False)).encode()
 
-    def due(self, tick: int) -> list[str]:
-        return [n for n, every in self.cadence.items() if tick % every == 0]
+    def due(self, slot: int) -> list[str]:
+        """The statistics sent before the wall-clock second `slot` (a multiple of TICK)."""
+        return [n for n, every in self.cadence.items() if (slot - self.offset[n]) % every == 0]
 
 
 def _plans(stats: StatisticSet, work: Path) -> dict[str, Plan]:
-    every5 = {s.name: 1 for s in stats.statistics}
-    current = {s.name: max(1, round(s.flush_interval / TICK)) for s in stats.statistics}
-    by_seconds = {
-        seconds: _deltas(stats, seconds, work)
-        for seconds in sorted({int(c * TICK) for c in current.values()} | {5})
-    }
+    every5 = {s.name: int(TICK) for s in stats.statistics}
+    current = {s.name: int(max(TICK, s.flush_interval)) for s in stats.statistics}
+    offsets = {s.name: int(s.flush_offset) % current[s.name] for s in stats.statistics}
+    by_seconds = {seconds: _deltas(stats, seconds, work) for seconds in sorted({*current.values(), 5})}
     plans = {
-        "previous": Plan("previous", every5, by_seconds[5]),
+        "previous": Plan("previous", every5, dict.fromkeys(every5, 0), by_seconds[int(TICK)]),
         "current": Plan(
-            "current", current, {n: by_seconds[int(c * TICK)][n] for n, c in current.items()}, protocol=2
+            "current", current, offsets, {n: by_seconds[c][n] for n, c in current.items()}, protocol=2
         ),
     }
     for plan in plans.values():
@@ -185,23 +194,26 @@ class SimulatedAgent:
 
 
 async def _agent_loop(
-    agent: SimulatedAgent, session: aiohttp.ClientSession, url: str, t0: float, ticks: int, out: Outcome, db
+    agent: SimulatedAgent, session: aiohttp.ClientSession, host: Host, t0: int, ticks: int, out: Outcome, db
 ) -> None:
     pending: tuple[bytes, dict[str, int]] | None = None
     for tick in range(ticks):
-        await asyncio.sleep(max(0.0, t0 + tick * TICK - agent.lead - time.time()))
+        slot = t0 + tick * int(TICK)
+        await asyncio.sleep(max(0.0, slot - agent.lead - time.time()))
         if pending is None:
-            pending = agent.body(agent.plan.due(tick))
+            pending = agent.body(agent.plan.due(slot))
         body, ends = pending
         began = time.monotonic()
         try:
             async with session.post(
-                f"{url}/v{agent.plan.protocol}/batches",
+                f"{host.url}/v{agent.plan.protocol}/batches",
                 data=body,
                 headers={
                     "Authorization": f"Bearer {agent.token}",
                     "Content-Type": CONTENT_TYPES[agent.plan.protocol],
+                    "X-Streamstats-Agent": agent.id,
                 },
+                ssl=host.ssl,
                 timeout=aiohttp.ClientTimeout(total=10),
             ) as response:
                 await response.read()
@@ -262,12 +274,28 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _rss_tree_mb(pid: int) -> float:
+    return sum(_rss_mb(p) for p in _tree(pid))
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (nginx's workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return [pid, *children]
+
+
 class Aggregator:
     """One aggregator process of a version: this checkout's, or PREVIOUS's from `git archive`."""
 
     def __init__(self, version: str, work: Path, server, database: str, agents: list[SimulatedAgent]) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         section: dict[str, Any] = {
             "listen": f"127.0.0.1:{self.port}",
             "mysql": {
@@ -290,7 +318,7 @@ class Aggregator:
             (work / "credentials").write_text(lines)
             section["credentials_file"] = str(work / "credentials")
             env["PYTHONPATH"] = str(ROOT / "src")
-        config = work / f"aggregator-{version}.yml"
+        config = work / f"aggregator-{version}-{self.port}.yml"
         config.write_text(yaml.safe_dump({"statistics": "cdn", "aggregator": section}))
         self.log_path = work / f"aggregator-{version}-{self.port}.log"
         with open(self.log_path, "wb") as log:  # the child keeps its copy
@@ -301,66 +329,136 @@ class Aggregator:
                 env=env,
                 cwd=work,
             )
-        self.peak_rss = 0.0
-
-    async def wait_healthy(self, session: aiohttp.ClientSession) -> None:
-        for _ in range(600):
-            try:
-                async with session.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"the aggregator did not become healthy: {self.log_path.read_text()[-2000:]}")
-
-    async def sample_rss(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.peak_rss = max(self.peak_rss, _rss_mb(self.process.pid))
-            await asyncio.sleep(0.5)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=180)
 
 
+class Balancer:
+    """nginx with the role's balancer configuration (TLS) in front of the aggregator processes."""
+
+    def __init__(self, work: Path, ports: list[int], ca: CA) -> None:
+        self.port = free_port()
+        base = work / f"nginx-{self.port}"
+        base.mkdir()
+        cert, key = ca.issue("127.0.0.1")
+        settings = {
+            "analytics_aggregator_balancer_listen": f"127.0.0.1:{self.port}",
+            "analytics_aggregator_balancer_ports": ports,
+            "analytics_aggregator_balancer_tls_cert_file": str(cert),
+            "analytics_aggregator_balancer_tls_key_file": str(key),
+            "analytics_aggregator_balancer_timeout": "10s",
+            "analytics_aggregator_balancer_max_body": 64 << 20,
+        }
+        (base / "balancer.conf").write_text(render_role_template(BALANCER_TEMPLATE, settings))
+        (base / "nginx.conf").write_text(
+            f"daemon off;\nworker_processes auto;\npid {base}/nginx.pid;\nerror_log {base}/error.log;\n"
+            f"events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
+            f"  client_body_temp_path {base}/body;\n  proxy_temp_path {base}/proxy;\n"
+            f"  include {base}/balancer.conf;\n}}\n"
+        )
+        self.process = subprocess.Popen(
+            ["nginx", "-p", str(base), "-e", str(base / "error.log"), "-c", str(base / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGQUIT)
+        self.process.wait(timeout=60)
+
+
+class Host:
+    """The aggregator host of a version: its processes, behind the balancer for this checkout."""
+
+    def __init__(
+        self, version: str, processes: int, work: Path, server, database: str, agents: list[SimulatedAgent]
+    ) -> None:
+        count = processes if version == "current" else 1
+        self.aggregators = [Aggregator(version, work, server, database, agents) for _ in range(count)]
+        self.balancer: Balancer | None = None
+        self.ssl: ssl.SSLContext | bool = False
+        if version == "current":
+            ca = CA.create(work, f"fleet{self.aggregators[0].port}")
+            self.balancer = Balancer(work, [a.port for a in self.aggregators], ca)
+            self.ssl = ssl.create_default_context(cafile=str(ca.cert))
+            self.url = f"https://127.0.0.1:{self.balancer.port}"
+        else:
+            self.url = f"http://127.0.0.1:{self.aggregators[0].port}"
+        self.peak_rss = 0.0
+
+    @property
+    def pids(self) -> list[int]:
+        pids = [a.process.pid for a in self.aggregators]
+        return pids + (_tree(self.balancer.process.pid) if self.balancer else [])
+
+    def cpu_seconds(self) -> float:
+        return sum(process_cpu_seconds(pid) for pid in self.pids)
+
+    async def wait_healthy(self, session: aiohttp.ClientSession) -> None:
+        for aggregator in self.aggregators:
+            url = f"http://127.0.0.1:{aggregator.port}/healthz"
+            for _ in range(600):
+                try:
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                log = aggregator.log_path.read_text()[-2000:]
+                raise RuntimeError(f"the aggregator did not become healthy: {log}")
+
+    async def sample_rss(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.peak_rss = max(self.peak_rss, sum(_rss_tree_mb(a.process.pid) for a in self.aggregators))
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> int:
+        if self.balancer:
+            self.balancer.stop()
+        return max(a.stop() for a in self.aggregators)
+
+
 async def one_run(
-    version: str, n: int, plan: Plan, stats: StatisticSet, server, work: Path, seconds: float
+    version: str, n: int, plan: Plan, stats: StatisticSet, server, work: Path, seconds: float, processes: int
 ) -> dict:
     database = server.create_database(f"fleet_{version}_{n}")
     tokens = [
         "fleet-shared-token-0123456789" if version == "previous" else uuid.uuid4().hex * 2 for _ in range(n)
     ]
     agents = [SimulatedAgent(i, plan, stats, tokens[i]) for i in range(n)]
-    aggregator = Aggregator(version, work, server, database, agents)
+    host = Host(version, processes, work, server, database, agents)
     db = Database(server, database)
     out = Outcome()
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await aggregator.wait_healthy(session)
+        await host.wait_healthy(session)
         ticks = int(seconds / TICK)
-        t0 = (time.time() // TICK + 2) * TICK
+        t0 = int((time.time() // TICK + 2) * TICK)
         stop = asyncio.Event()
-        sampler = asyncio.create_task(aggregator.sample_rss(stop))
+        sampler = asyncio.create_task(host.sample_rss(stop))
         cpu0, db_cpu0, began = (
-            process_cpu_seconds(aggregator.process.pid),
+            host.cpu_seconds(),
             process_cpu_seconds(server.process.pid),
             time.monotonic(),
         )
         sample = set(range(min(n, FRESHNESS_SAMPLE)))
         await asyncio.gather(
             *(
-                _agent_loop(a, session, aggregator.url, t0, ticks, out, db if i in sample else None)
+                _agent_loop(a, session, host, t0, ticks, out, db if i in sample else None)
                 for i, a in enumerate(agents)
             )
         )
         wall = time.monotonic() - began
-        cpu = process_cpu_seconds(aggregator.process.pid) - cpu0
+        cpu = host.cpu_seconds() - cpu0
         db_cpu = process_cpu_seconds(server.process.pid) - db_cpu0
         await asyncio.sleep(3)  # the sampled agents' last billing checkpoints
         stop.set()
         await sampler
-    exit_code = aggregator.stop()
+    exit_code = host.stop()
     stored = db.query(f"SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(bytes_sent), 0) FROM stat_{BILLING}")[
         0
     ]
@@ -368,13 +466,14 @@ async def one_run(
     errors = sum(out.errors.values())
     return {
         "agents": n,
+        "aggregator_processes": len(host.aggregators),
         "lines_per_second": n * LINES_PER_SECOND,
         "batches_acked_per_second": round(out.acked / wall, 1),
         "post_latency_p50_s": _percentile(out.latencies, 0.5),
         "post_latency_p99_s": p99,
         "errors": dict(out.errors),
         "aggregator_cpu_cores": round(cpu / wall, 2),
-        "aggregator_peak_rss_mb": round(aggregator.peak_rss),
+        "aggregator_peak_rss_mb": round(host.peak_rss),
         "mariadb_cpu_cores": round(db_cpu / wall, 2),
         "mariadb_rss_mb": round(_rss_mb(server.process.pid)),
         "billing_freshness_s": {
@@ -387,11 +486,18 @@ async def one_run(
 
 
 async def sweep(
-    version: str, counts: list[int], plan: Plan, stats: StatisticSet, server, work: Path, seconds: float
+    version: str,
+    counts: list[int],
+    plan: Plan,
+    stats: StatisticSet,
+    server,
+    work: Path,
+    seconds: float,
+    processes: int,
 ) -> list[dict]:
     rows = []
     for n in counts:
-        row = await one_run(version, n, plan, stats, server, work, seconds)
+        row = await one_run(version, n, plan, stats, server, work, seconds, processes)
         print(json.dumps({"version": version, **row}), file=sys.stderr, flush=True)
         rows.append(row)
         if not row["held"]:
@@ -408,6 +514,7 @@ def main() -> int:
     parser.add_argument("--agents", default="50,100,200,500,1000")
     parser.add_argument("--previous-agents", default="10,15,20,50")
     parser.add_argument("--seconds", type=float, default=65.0)
+    parser.add_argument("--processes", type=int, default=2, help="this checkout's aggregator processes")
     args = parser.parse_args()
     machine = Machine.now()
     stats = load_statistic_set("cdn", load_formats(None), ROOT)
@@ -432,6 +539,7 @@ def main() -> int:
                         server,
                         work,
                         args.seconds,
+                        args.processes,
                     )
                 )
                 for version in ("current", "previous")
@@ -446,6 +554,7 @@ def main() -> int:
         {
             "previous_commit": PREVIOUS,
             "seconds_per_run": args.seconds,
+            "aggregator_processes": args.processes,
             "held_means": f"POST p99 under {HELD_P99} s, no error, exact totals",
             "delta_rows": {
                 name: {s: f.height for s, f in plan.deltas.items()} for name, plan in plans.items()

@@ -35,7 +35,7 @@ from streamstats.metrics import Registry
 from streamstats.parse import TS, ChunkParser, ParsedChunk
 from streamstats.positions import FilePos
 from streamstats.protocol import encode_batch, encode_batch_v2
-from streamstats.slots import until_slot
+from streamstats.slots import next_slot, until_slot
 from streamstats.statistics import Statistic
 from streamstats.tail import Chunk, Stream
 
@@ -389,7 +389,7 @@ class Agent:
         deltas = []
         for stat in due:
             cadence = self._cadence(stat)
-            self.next_due[stat.name] = (horizon // cadence + 1) * cadence
+            self.next_due[stat.name] = next_slot(horizon, cadence, stat.flush_offset)
             deltas.append((stat, self.start_of[stat.name], self._position(stat), counts[stat.name]))
         if all(start == end for _, start, end, _ in deltas):
             for stat, *_ in deltas:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import polars as pl
@@ -45,8 +46,14 @@ def _schema(stat: Statistic) -> dict[str, pl.DataType]:
     return schema
 
 
+@cache
+def frame_schema(stat: Statistic) -> pl.Schema:
+    """The columns of a statistic's counts and their types (one shared object: do not modify)."""
+    return pl.Schema(_schema(stat))
+
+
 def empty_frame(stat: Statistic) -> pl.DataFrame:
-    return pl.DataFrame(schema=_schema(stat))
+    return pl.DataFrame(schema=frame_schema(stat))
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,7 @@ class Aggregator:
 
     def _retry_delay(self, state: _StatState) -> float:
         if not state.failures:
-            return until_slot(state.stat.flush_interval)
+            return until_slot(state.stat.flush_interval, offset=state.stat.flush_offset)
         return min(self.cfg.flush_retry.max, self.cfg.flush_retry.initial * 2 ** (state.failures - 1))
 
     def _expire(self) -> None:
@@ -393,7 +393,7 @@ class Aggregator:
     def run_flusher(self) -> None:
         now = time.monotonic()
         for state in self._states.values():
-            state.next_flush = now + until_slot(state.stat.flush_interval)
+            state.next_flush = now + until_slot(state.stat.flush_interval, offset=state.stat.flush_offset)
         next_expiry = now
         while not self._stop.is_set():
             now = time.monotonic()

@@ -33,12 +33,13 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import polars as pl
 
 from streamstats import positions
-from streamstats.aggregate import empty_frame
+from streamstats.aggregate import frame_schema
 from streamstats.config import AGENT_ID
 from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet
 
@@ -125,16 +126,16 @@ def _rows(stat: Statistic, raw: Any, key: str) -> pl.DataFrame:
     lengths = {len(v) if isinstance(v, list) else -1 for v in raw.values()}
     if len(lengths) != 1 or -1 in lengths or lengths.pop() > MAX_ROWS:
         raise InvalidBatch(f"{key}: columns must be lists of one length, at most {MAX_ROWS}")
-    schema = empty_frame(stat).schema
+    schema = frame_schema(stat)
     for name, dtype in schema.items():
         values = raw[name]
         if dtype == pl.Int64 and not set(map(type, values)) <= {int}:
             raise InvalidBatch(f"{key}.{name}: every value must be an integer")
         if dtype == pl.String and not set(map(type, values)) <= {str}:
             raise InvalidBatch(f"{key}.{name}: every value must be a string")
-        if dtype == pl.Int64 and values:
+        if dtype == pl.Int64 and values:  # before the frame is built: a value may not fit 64 bits
             _check_range(stat, name, min(values), max(values), f"{key}.{name}")
-    return _check_content(stat, pl.DataFrame(raw, schema=schema, strict=True), key)
+    return _checked(stat, pl.DataFrame(raw, schema=schema, strict=True), key)
 
 
 def _range(stat: Statistic, name: str) -> tuple[int, int]:
@@ -148,36 +149,60 @@ def _check_range(stat: Statistic, name: str, smallest: int, largest: int, key: s
         raise InvalidBatch(f"{key}: values must be from {low} to {high - 1}")
 
 
-def _check_content(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Bucket alignment and string lengths, whole columns at a time."""
-    if frame.select((pl.col(BUCKET_COLUMN) % stat.bucket != 0).any()).item():
-        raise InvalidBatch(f"{key}.bucket: values must be multiples of {stat.bucket}")
+def _length_limits(stat: Statistic) -> dict[str, int]:
     limits = {k.name: k.max_length for k in stat.keys if k.kind == "string"}
     if stat.top and stat.top.max_length:
         limits[stat.top.field] = stat.top.max_length
-    for name, limit in limits.items():
-        if (frame.select(pl.col(name).str.len_chars().max()).item() or 0) > limit:
+    return limits
+
+
+@cache
+def _summary(stat: Statistic) -> tuple[pl.Expr, ...]:
+    """What `_checked` computes of a statistic's frame, as one polars query (built once)."""
+    schema = frame_schema(stat)
+    integers = [name for name, dtype in schema.items() if dtype == pl.Int64]
+    return (
+        *(pl.col(name).null_count().alias(f"null:{name}") for name in schema),
+        *(pl.col(name).min().alias(f"min:{name}") for name in integers),
+        *(pl.col(name).max().alias(f"max:{name}") for name in integers),
+        (pl.col(BUCKET_COLUMN) % stat.bucket != 0).any().alias("unaligned"),
+        *(pl.col(name).str.len_chars().max().alias(f"len:{name}") for name in _length_limits(stat)),
+    )
+
+
+def _checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """No empty value, ranges, bucket alignment and string lengths, in one pass over the columns (a
+    statistic's check costs one polars query, whatever its number of columns)."""
+    if not frame.height:
+        return frame
+    summary = frame.select(_summary(stat)).row(0, named=True)
+    schema = frame_schema(stat)
+    for name, dtype in schema.items():
+        if summary[f"null:{name}"]:
+            kind = "an integer" if dtype == pl.Int64 else "a string"
+            raise InvalidBatch(f"{key}.{name}: every value must be {kind} (no empty values)")
+        if dtype == pl.Int64:
+            _check_range(stat, name, summary[f"min:{name}"], summary[f"max:{name}"], f"{key}.{name}")
+    if summary["unaligned"]:
+        raise InvalidBatch(f"{key}.bucket: values must be multiples of {stat.bucket}")
+    for name, limit in _length_limits(stat).items():
+        if summary[f"len:{name}"] > limit:
             raise InvalidBatch(f"{key}.{name}: values must be at most {limit} characters")
     return frame
 
 
 def _columns_checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """A decoded Arrow table checked as version 1 checks its JSON lists."""
-    schema = empty_frame(stat).schema
+    schema = frame_schema(stat)
     if frame.columns != list(schema):
         raise InvalidBatch(f"{key}: must have exactly the columns {', '.join(stat.columns)}")
     if frame.height > MAX_ROWS:
         raise InvalidBatch(f"{key}: columns must be lists of one length, at most {MAX_ROWS}")
-    for name, dtype in schema.items():
-        column = frame[name]
-        kind = "an integer" if dtype == pl.Int64 else "a string"
-        if column.dtype != dtype:
-            raise InvalidBatch(f"{key}.{name}: every value must be {kind} ({dtype}, not {column.dtype})")
-        if column.null_count():
-            raise InvalidBatch(f"{key}.{name}: every value must be {kind} (no empty values)")
-        if dtype == pl.Int64 and frame.height:
-            _check_range(stat, name, int(column.min()), int(column.max()), f"{key}.{name}")  # type: ignore[arg-type]
-    return _check_content(stat, frame, key)
+    for (name, dtype), got in zip(schema.items(), frame.dtypes, strict=True):
+        if got != dtype:
+            kind = "an integer" if dtype == pl.Int64 else "a string"
+            raise InvalidBatch(f"{key}.{name}: every value must be {kind} ({dtype}, not {got})")
+    return _checked(stat, frame, key)
 
 
 def _canonical_position(raw: Any, key: str) -> str:
@@ -239,7 +264,7 @@ def encode_batch_v2(
     streams, entries = [], []
     for stat, start, end, rows in deltas:
         out = io.BytesIO()
-        rows.select(stat.columns).cast(empty_frame(stat).schema).write_ipc_stream(out)
+        rows.select(stat.columns).cast(frame_schema(stat)).write_ipc_stream(out)
         streams.append(out.getvalue())
         entries.append(
             {

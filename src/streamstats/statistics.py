@@ -9,6 +9,7 @@ statistics:
     bucket: 1m
     values: {requests: count, bytes_sent: sum(bytes_sent)}
     flush_interval: 30s        # how often the aggregator writes it to MySQL
+    flush_offset: 25s          # where in the interval (default: spread over SLOT_SPREAD steps)
     retention: 800d
 """
 
@@ -18,6 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,10 @@ RESERVED_COLUMNS = {BUCKET_COLUMN}
 MAX_TOP_N = 10_000
 # InnoDB's limit on an index entry is 3072 bytes; utf8mb4 needs up to 4 per character.
 MAX_KEY_BYTES = 3072
+# Statistics without a flush_offset are written at i x SLOT_SPREAD past the multiples of their flush
+# interval (i: their place in the set), so that a fleet's agents, which send each statistic just before
+# its slot, do not send every statistic at the same instant. 5 s is the agents' default tick.
+SLOT_SPREAD = 5.0
 STAT_KEYS = {
     "name",
     "description",
@@ -46,6 +52,7 @@ STAT_KEYS = {
     "sample",
     "where",
     "flush_interval",
+    "flush_offset",
     "retention",
 }
 
@@ -87,6 +94,7 @@ class Statistic:
     sample: Sampling | None = None
     where: tuple[tuple[str, tuple[str | int, ...]], ...] = ()
     description: str = ""
+    flush_offset: float = 0.0  # written at flush_offset + k x flush_interval on the wall clock
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -113,7 +121,7 @@ class Statistic:
         return used
 
     def shape(self) -> dict[str, Any]:
-        """What agent and aggregator must agree on (flush interval and retention are the aggregator's)."""
+        """What agent and aggregator must agree on (flush timing and retention are the aggregator's)."""
         return {
             "keys": [asdict(k) for k in self.keys],
             "values": [asdict(v) for v in self.values],
@@ -123,7 +131,7 @@ class Statistic:
             "where": [[name, list(values)] for name, values in self.where],
         }
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         canonical = json.dumps(self.shape(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -231,6 +239,13 @@ def _where(
     return tuple(out)
 
 
+def _offset(raw: Any, interval: float, key: str) -> float:
+    offset = _duration(raw, key, 0)
+    if offset >= interval:
+        raise ConfigError(key, f"must be less than the flush interval ({interval:g}s)")
+    return offset
+
+
 def _key_bytes(stat: Statistic) -> int:
     lengths = [4 * k.max_length if k.kind == "string" else 8 for k in stat.keys]
     if stat.top:
@@ -238,7 +253,8 @@ def _key_bytes(stat: Statistic) -> int:
     return 5 + sum(lengths)
 
 
-def parse_statistic(raw: Any, fields: dict[str, ValueField], key: str) -> Statistic:
+def parse_statistic(raw: Any, fields: dict[str, ValueField], key: str, index: int = 0) -> Statistic:
+    """The statistic at place `index` of its set (which places its flush slot unless it says)."""
     if not isinstance(raw, dict):
         raise ConfigError(key, "a statistic is a mapping")
     unknown = sorted(set(raw) - STAT_KEYS)
@@ -264,12 +280,16 @@ def parse_statistic(raw: Any, fields: dict[str, ValueField], key: str) -> Statis
     if billing and top:
         raise ConfigError(f"{key}.top", f"{name} is a billing statistic: a top-N is not exact")
     bucket = _bucket(raw["bucket"], f"{key}.bucket")
+    flush_interval = _duration(raw["flush_interval"], f"{key}.flush_interval", 1)
     stat = Statistic(
         name=name,
         keys=keys,
         values=values,
         bucket=bucket,
-        flush_interval=_duration(raw["flush_interval"], f"{key}.flush_interval", 1),
+        flush_interval=flush_interval,
+        flush_offset=_offset(raw["flush_offset"], flush_interval, f"{key}.flush_offset")
+        if "flush_offset" in raw
+        else (index * SLOT_SPREAD) % flush_interval,
         retention=_duration(raw["retention"], f"{key}.retention", bucket),
         billing=billing,
         top=top,
@@ -306,7 +326,7 @@ def parse_statistic_set(raw: Any, formats: dict[str, LogFormat], key: str = "sta
     raw_stats = raw.get("statistics")
     if not isinstance(raw_stats, list) or not raw_stats:
         raise ConfigError(f"{key}.statistics", "a non-empty list is required")
-    stats = tuple(parse_statistic(s, fields, f"{key}.statistics[{i}]") for i, s in enumerate(raw_stats))
+    stats = tuple(parse_statistic(s, fields, f"{key}.statistics[{i}]", i) for i, s in enumerate(raw_stats))
     names = [s.name for s in stats]
     for i, name in enumerate(names):
         if name in names[:i]:
