@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import random
 import signal
 import ssl
@@ -440,9 +441,11 @@ async def one_run(
         t0 = int((time.time() // TICK + 2) * TICK)
         stop = asyncio.Event()
         sampler = asyncio.create_task(host.sample_rss(stop))
-        cpu0, db_cpu0, began = (
+        load_before = os.getloadavg()[0]
+        cpu0, db_cpu0, driver_cpu0, began = (
             host.cpu_seconds(),
             process_cpu_seconds(server.process.pid),
+            process_cpu_seconds(os.getpid()),
             time.monotonic(),
         )
         sample = set(range(min(n, FRESHNESS_SAMPLE)))
@@ -455,6 +458,7 @@ async def one_run(
         wall = time.monotonic() - began
         cpu = host.cpu_seconds() - cpu0
         db_cpu = process_cpu_seconds(server.process.pid) - db_cpu0
+        driver_cpu = process_cpu_seconds(os.getpid()) - driver_cpu0
         await asyncio.sleep(3)  # the sampled agents' last billing checkpoints
         stop.set()
         await sampler
@@ -476,6 +480,8 @@ async def one_run(
         "aggregator_peak_rss_mb": round(host.peak_rss),
         "mariadb_cpu_cores": round(db_cpu / wall, 2),
         "mariadb_rss_mb": round(_rss_mb(server.process.pid)),
+        "driver_cpu_cores": round(driver_cpu / wall, 2),
+        "load_average_before": round(load_before, 1),
         "billing_freshness_s": {
             "p50": _percentile(out.freshness, 0.5),
             "max": _percentile(out.freshness, 1.0),
@@ -503,6 +509,25 @@ async def sweep(
         if not row["held"]:
             break  # larger fleets will not be held either
     return rows
+
+
+def _table(rows: dict[str, list[dict]]) -> str:
+    """The fleet table as `make bench` prints it (the JSON has every figure)."""
+    head = (
+        "version   agents  p50 s   p99 s  errors  host cores  RSS MB  MariaDB cores  freshness max s"
+        "  exact  held"
+    )
+    lines = [head, "-" * len(head)]
+    for version, runs in rows.items():
+        for r in runs:
+            lines.append(
+                f"{version:<8} {r['agents']:>7} {r['post_latency_p50_s'] or 0:>6.3f} "
+                f"{r['post_latency_p99_s'] or 0:>7.3f} {sum(r['errors'].values()):>7} "
+                f"{r['aggregator_cpu_cores']:>11.2f} {r['aggregator_peak_rss_mb']:>7} "
+                f"{r['mariadb_cpu_cores']:>14.2f} {r['billing_freshness_s']['max'] or 0:>16.1f} "
+                f"{'yes' if r['exact'] else 'NO':>6} {'yes' if r['held'] else 'no':>5}"
+            )
+    return "\n".join(lines)
 
 
 def _held(rows: list[dict]) -> int:
@@ -546,6 +571,7 @@ def main() -> int:
             }
         finally:
             server.stop()
+    print(_table(rows), file=sys.stderr, flush=True)
     held, held_before = _held(rows["current"]), _held(rows["previous"])
     write_result(
         "fleet",

@@ -40,6 +40,11 @@ from streamstats.statistics import Statistic
 log = logging.getLogger("streamstats.aggregator")
 
 _AGENT_POSITIONS = "/v1/agents/"
+# Batches decoded and applied at once per process; the others wait in arrival order (their bodies
+# read, so a slow client holds no slot). A fleet's burst then holds a few decoded batches at a time,
+# and the interpreter is not shared among hundreds of threads that would all finish late. Position
+# requests do not wait here.
+DECODE_SLOTS = 4
 _DECODERS = {"/v1/batches": decode_batch, "/v2/batches": decode_batch_v2}
 
 
@@ -131,6 +136,7 @@ class Aggregator:
         self._conn: pymysql.connections.Connection | None = None
         self._positions_conn: pymysql.connections.Connection | None = None
         self._positions_lock = threading.Lock()
+        self._decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
     # --- HTTP ------------------------------------------------------------------------------------------
     def route(self, request: Request) -> Response:
@@ -172,6 +178,10 @@ class Aggregator:
         if body is None:
             self.metrics.batches.inc(result="too_large")
             return Response(413, {"error": f"body larger than {self.cfg.max_body} bytes"})
+        with self._decode_slots:
+            return self._decode_and_apply(request, body, identity)
+
+    def _decode_and_apply(self, request: Request, body: bytes, identity: str) -> Response:
         try:
             data = decompress(body, request.headers.get("Content-Encoding") or "", self.cfg.max_body)
             batch = _DECODERS[request.path](data, self.stats)

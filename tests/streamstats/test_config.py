@@ -67,6 +67,8 @@ def test_the_cdn_default_set_has_about_30_statistics_billing_first():
             "count, sum",
         ),
         (_stats(retention="10s"), "statistics.statistics[0].retention", "at least 60s"),
+        (_stats(flush_offset="30s"), "statistics.statistics[0].flush_offset", "less than the flush interval"),
+        (_stats(flush_offset="-5s"), "statistics.statistics[0].flush_offset", "not a duration"),
         (_stats(colour="blue"), "statistics.statistics[0].colour", "unknown key"),
         (_stats(BILLING), "statistics.statistics[1].name", "duplicate statistic"),
         (_stats(keys=["bucket"]), "statistics.statistics[0].keys[0]", "unknown field"),
@@ -88,6 +90,16 @@ def test_statistic_mistakes_name_the_key(document, key, words):
     error = _error(document)
     assert error.key == key
     assert words in str(error)
+
+
+def test_flush_slots_are_spread_unless_a_statistic_places_its_own():
+    """Without flush_offset, the i-th statistic is written SLOT_SPREAD x i seconds into its interval."""
+    others = [{**BILLING, "name": f"s{i}", "billing": False, "flush_interval": "20s"} for i in range(1, 6)]
+    placed = {**BILLING, "name": "placed", "billing": False, "flush_offset": "1s"}
+    stats = load_statistic_set(_stats(*others, placed), load_formats(None), Path(".")).statistics
+    assert [s.flush_offset for s in stats] == [0.0, 5.0, 10.0, 15.0, 0.0, 5.0, 1.0]
+    cdn = load_statistic_set("cdn", load_formats(None), Path(".")).statistics
+    assert len({s.flush_offset for s in cdn}) > 5  # the default set places its statistics apart
 
 
 def _write(tmp_path: Path, document: dict) -> Path:
