@@ -255,14 +255,15 @@ class Aggregator:
                 return Response(409, {"error": "position mismatch", "statistics": conflicts})
             moving = [d for d in fresh if d.start != d.end]
             try:  # all or nothing: check every delta before adding any
-                peaks = [self._states[d.statistic.name].current.check(d.rows) for d in moving]
+                for delta in moving:
+                    self._states[delta.statistic.name].current.check(delta.rows, delta.peak)
             except Overflow as exc:
                 return self._refuse_overflow(batch, exc)
             for delta in fresh:
                 self._known[(batch.agent, delta.statistic.name)] = delta.end
-            for delta, top in zip(moving, peaks, strict=True):
+            for delta in moving:
                 chain = Chain(delta.start, delta.end, batch.run, batch.seq)
-                self._states[delta.statistic.name].current.add(batch.agent, chain, delta.rows, top)
+                self._states[delta.statistic.name].current.add(batch.agent, chain, delta.rows, delta.peak)
                 self.metrics.deltas.inc(statistic=delta.statistic.name)
             self.metrics.rows_received.inc(sum(d.rows.height for d in moving))
         self.metrics.batches.inc(result="resent" if resent and not fresh else "ok")

@@ -70,20 +70,18 @@ class Pending:
     def _exact(self) -> pl.DataFrame:
         return merge(self.stat, [*self.merging, *self.parts])
 
-    def check(self, delta: pl.DataFrame) -> int:
-        """The delta's peak counter, when adding it keeps every sum below MAX_COUNTER; else Overflow.
-        Cheap in the common case (an upper bound), exact when the bound is not enough."""
-        top = peak(delta, self.stat)
+    def check(self, delta: pl.DataFrame, top: int) -> None:
+        """Overflow unless adding the delta, whose largest counter is `top`, keeps every sum below
+        MAX_COUNTER. Arithmetic in the common case (an upper bound), exact when the bound is not enough."""
         if self.bound + top < MAX_COUNTER:
-            return top
+            return
         held = self._exact()
         self.bound = peak(held, self.stat)
         if self.bound + top < MAX_COUNTER:
-            return top
+            return
         crossing = overflowing_keys(self.stat, held, delta, MAX_COUNTER)
         if crossing:
             raise Overflow(f"{crossing} sums would reach {MAX_COUNTER}")
-        return top
 
     def add(self, agent: str, chain: Chain, delta: pl.DataFrame, top: int) -> None:
         """Add a delta `check` accepted, continuing (or starting) the agent's chain."""

@@ -63,6 +63,7 @@ class Delta:
     start: str  # canonical position JSON
     end: str
     rows: pl.DataFrame
+    peak: int  # the largest counter of `rows` (0 when empty)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return data
 
 
-def _rows(stat: Statistic, raw: Any, key: str) -> pl.DataFrame:
+def _rows(stat: Statistic, raw: Any, key: str) -> tuple[pl.DataFrame, int]:
     if not isinstance(raw, dict) or set(raw) != set(stat.columns):
         raise InvalidBatch(f"{key}: must have exactly the columns {', '.join(stat.columns)}")
     lengths = {len(v) if isinstance(v, list) else -1 for v in raw.values()}
@@ -170,11 +171,12 @@ def _summary(stat: Statistic) -> tuple[pl.Expr, ...]:
     )
 
 
-def _checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+def _checked(stat: Statistic, frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, int]:
     """No empty value, ranges, bucket alignment and string lengths, in one pass over the columns (a
-    statistic's check costs one polars query, whatever its number of columns)."""
+    statistic's check costs one polars query, whatever its number of columns); with the frame, its
+    largest counter (what the aggregator bounds its sums with)."""
     if not frame.height:
-        return frame
+        return frame, 0
     summary = frame.select(_summary(stat)).row(0, named=True)
     schema = frame_schema(stat)
     for name, dtype in schema.items():
@@ -188,10 +190,10 @@ def _checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
     for name, limit in _length_limits(stat).items():
         if summary[f"len:{name}"] > limit:
             raise InvalidBatch(f"{key}.{name}: values must be at most {limit} characters")
-    return frame
+    return frame, max(summary[f"max:{name}"] for name in stat.value_columns)
 
 
-def _columns_checked(stat: Statistic, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+def _columns_checked(stat: Statistic, frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, int]:
     """A decoded Arrow table checked as version 1 checks its JSON lists."""
     schema = frame_schema(stat)
     if frame.columns != list(schema):
@@ -254,7 +256,7 @@ def decode_batch(body: bytes, stats: StatisticSet) -> Batch:
         stat = _statistic(stats, name, entry, {"fingerprint", "from", "to", "columns"}, key)
         start = _canonical_position(entry["from"], f"{key}.from")
         end = _canonical_position(entry["to"], f"{key}.to")
-        deltas.append(Delta(stat, start, end, _rows(stat, entry["columns"], f"{key}.columns")))
+        deltas.append(Delta(stat, start, end, *_rows(stat, entry["columns"], f"{key}.columns")))
     return Batch(agent, run, seq, tuple(deltas))
 
 
@@ -325,7 +327,7 @@ def decode_batch_v2(body: bytes, stats: StatisticSet) -> Batch:
         end = _canonical_position(entry["to"], f"{key}.to")
         frame = _read_ipc(body[offset : offset + size], f"{key}.columns")
         offset += size
-        deltas.append(Delta(stat, start, end, _columns_checked(stat, frame, f"{key}.columns")))
+        deltas.append(Delta(stat, start, end, *_columns_checked(stat, frame, f"{key}.columns")))
     if offset != len(body):
         raise InvalidBatch(f"body has {len(body) - offset} bytes after the last statistic")
     return Batch(agent, run, seq, tuple(deltas))
