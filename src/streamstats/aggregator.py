@@ -40,10 +40,11 @@ from streamstats.statistics import Statistic
 log = logging.getLogger("streamstats.aggregator")
 
 _AGENT_POSITIONS = "/v1/agents/"
-# Batches decoded and applied at once per process; the others wait in arrival order (their bodies
-# read, so a slow client holds no slot). A fleet's burst then holds a few decoded batches at a time,
-# and the interpreter is not shared among hundreds of threads that would all finish late. Position
-# requests do not wait here.
+# Batches read, decoded and applied at once per process; the others wait, unread, in arrival order. A
+# fleet's burst then holds a few bodies in memory at a time instead of one per connection, and the
+# interpreter is not shared among hundreds of threads that would all finish late. A body must arrive
+# within client_timeout in all (nginx in front buffers whole bodies first). Position requests do not
+# wait here.
 DECODE_SLOTS = 4
 _DECODERS = {"/v1/batches": decode_batch, "/v2/batches": decode_batch_v2}
 
@@ -174,14 +175,14 @@ class Aggregator:
         refusal = self._refusal()
         if refusal is not None:
             return refusal
+        with self._decode_slots:
+            return self._read_and_apply(request, identity)
+
+    def _read_and_apply(self, request: Request, identity: str) -> Response:
         body = request.read_body(self.cfg.max_body)
         if body is None:
             self.metrics.batches.inc(result="too_large")
             return Response(413, {"error": f"body larger than {self.cfg.max_body} bytes"})
-        with self._decode_slots:
-            return self._decode_and_apply(request, body, identity)
-
-    def _decode_and_apply(self, request: Request, body: bytes, identity: str) -> Response:
         try:
             data = decompress(body, request.headers.get("Content-Encoding") or "", self.cfg.max_body)
             batch = _DECODERS[request.path](data, self.stats)

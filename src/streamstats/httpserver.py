@@ -1,9 +1,11 @@
 """A small threaded HTTP server for the services: JSON answers, /healthz and /metrics built in.
 
-A connection idle or stalled (a slow client) for `timeout` seconds is closed, so clients cannot hold
-threads forever; the listen backlog takes a fleet's burst of connects without SYN retries. With a TLS
-context, each connection's handshake runs in its own thread (a slow handshake holds no one else), and
-a client speaking plain HTTP to the TLS port gets a plain-text 400 saying so instead of a reset."""
+A connection idle or stalled (a slow client) for `timeout` seconds is closed, and so is one whose
+request body takes longer than `timeout` in all (a client trickling it byte by byte, answered 408),
+so clients cannot hold threads forever; the listen backlog takes a fleet's burst of connects without
+SYN retries. With a TLS context, each connection's handshake runs in its own thread (a slow handshake
+holds no one else), and a client speaking plain HTTP to the TLS port gets a plain-text 400 saying so
+instead of a reset."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +43,13 @@ class Request:
     read_body: Callable[[int], bytes | None]  # at most N bytes, None when the body is larger
 
 
+class SlowBody(Exception):
+    """The request body did not arrive within the connection's timeout."""
+
+
+BODY_CHUNK = 1 << 20
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -48,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(method, self.path.split("?", 1)[0], self.headers, self._read_body)
         try:
             response = self.server.route(request)
+        except SlowBody:
+            self.close_connection = True
+            response = Response(408, {"error": f"request body not received within {self.timeout:g}s"})
         except Exception:
             log.exception("request failed", extra={"kv": {"path": request.path}})
             response = Response(500, {"error": "internal"})
@@ -58,7 +71,22 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             self.close_connection = True  # the unread body cannot be skipped safely
             return None
-        return self.rfile.read(length)
+        deadline = time.monotonic() + self.timeout
+        body = bytearray()
+        while len(body) < length:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SlowBody
+            self.connection.settimeout(left)
+            try:
+                chunk = self.rfile.read1(min(length - len(body), BODY_CHUNK))
+            except TimeoutError:
+                raise SlowBody from None
+            if not chunk:
+                raise SlowBody  # the client closed before the end of its body
+            body += chunk
+        self.connection.settimeout(self.timeout)
+        return bytes(body)
 
     def _send(self, response: Response) -> None:
         if isinstance(response.body, str):

@@ -288,6 +288,31 @@ def test_idle_and_slow_connections_are_closed(aggregator: Service):
     slow.close()
 
 
+def test_a_body_trickled_slower_than_the_timeout_is_refused(aggregator: Service):
+    """Each byte comes well within client_timeout (2 s), but the whole body does not: 408, closed."""
+    host, port = aggregator.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        slow.sendall(
+            f"POST /v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {agent_token('edge07')}\r\n"
+            "Content-Length: 1000\r\n\r\n".encode()
+        )
+        answer = b""
+        slow.settimeout(0.25)
+        for _ in range(40):  # 40 x 0.25 s of trickling: far past the 2 s the whole body may take
+            try:
+                slow.sendall(b"{")
+                received = slow.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not received:
+                break  # closed after its answer
+            answer += received
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"not received within 2s" in answer
+
+
 def _rows(requests_: int, customer: str = "acme") -> pl.DataFrame:
     return pl.DataFrame(
         {
