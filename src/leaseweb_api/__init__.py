@@ -1,5 +1,6 @@
 """Client for LeaseWeb's Dedicated Server API (v2, v1 leases); the simulator is `leaseweb_api.simulator`."""
 
+from leaseweb_api.bootfile import bootfile_problem
 from leaseweb_api.client import LeasewebClient
 from leaseweb_api.errors import (
     ApiError,
@@ -42,4 +43,5 @@ __all__ = [
     "Task",
     "TransportError",
     "V1Lease",
+    "bootfile_problem",
 ]

@@ -36,7 +36,7 @@ POWER_ACTIONS = ("powerCycle", "powerOn", "powerOff")
 class Behaviour:
     """Knobs for what the spec leaves open."""
 
-    power_delay: float = 0.0  # seconds until powerInfo shows the new state
+    power_delay: float = 0.0  # seconds a power cycle shows the server off in powerInfo
     job_step: float = 5.0  # seconds per job task
     lease_ttl: float | None = None  # the unconfirmed "24 h expiry"; off by default
     on_existing_lease: str = "replace"  # POST /leases over an existing one: replace or conflict (409)
@@ -210,8 +210,13 @@ class SimState:
             was_on = power.status == "on" and power.target != "off"
             target = "off" if action == "powerOff" else "on"
             if action == "powerCycle":
-                power.status = "off"  # IPMI sees the server down until it is back
-            power.target, power.settles_at = target, now + self.behaviour.power_delay
+                # IPMI sees the server down for power_delay seconds, then up again.
+                power.status = "off"
+                power.target, power.settles_at = target, now + self.behaviour.power_delay
+            else:
+                # A BMC reports the chassis power state as soon as it switched it: a read right after
+                # powerOn/powerOff shows the new state (a second `off` must not send powerOff again).
+                power.status, power.target, power.settles_at = target, None, None
             power.settle(now)
             boots = action == "powerCycle" or (action == "powerOn" and not was_on)
             if boots and server.lease is not None:

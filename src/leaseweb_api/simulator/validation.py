@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from leaseweb_api.bootfile import bootfile_problem
 from leaseweb_api.simulator.errors import ApiFault
 
 TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
@@ -61,7 +62,7 @@ class Field:
     check: Callable[[Any], str | None] | None = None
 
 
-LEASE = {"bootfile": Field(str, True, _non_blank), "hostname": Field(str)}
+LEASE = {"bootfile": Field(str, True, bootfile_problem), "hostname": Field(str)}
 REFERENCE = {"reference": Field(str, True)}
 INSTALL = {
     "operatingSystemId": Field(str, True, _non_blank),
