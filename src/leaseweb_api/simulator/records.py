@@ -226,6 +226,15 @@ class Server:
     def public(self) -> Interface | None:
         return self.interfaces.get("public")
 
+    @property
+    def private_network_capable(self) -> bool:
+        return self.features.get("privateNetwork", False)
+
+    @property
+    def private_network_enabled(self) -> bool:
+        """Private networks are not simulated, so no server is in one."""
+        return False
+
     def matches(
         self,
         *,
@@ -234,16 +243,25 @@ class Server:
         mac: str | None = None,
         site: str | None = None,
         rack_id: str | None = None,
+        private_network_capable: bool | None = None,
+        private_network_enabled: bool | None = None,
     ) -> bool:
-        """The list endpoint's filters; IP and MAC match any interface, MAC case-insensitively."""
+        """The list endpoint's filters; IP and MAC match any interface, MAC in any of the API's spellings."""
         nics = self.interfaces.values()
         return (
             (reference is None or self.reference == reference)
             and (ip is None or any(nic.ip == ip for nic in nics))
-            and (mac is None or any((nic.mac or "").lower() == mac.lower() for nic in nics))
+            and (mac is None or any(mac_digits(nic.mac or "") == mac_digits(mac) for nic in nics))
             and (site is None or self.site == site)
             and (rack_id is None or self.rack_id == rack_id)
+            and (private_network_capable in (None, self.private_network_capable))
+            and (private_network_enabled in (None, self.private_network_enabled))
         )
+
+
+def mac_digits(mac: str) -> str:
+    """A MAC address as 12 lower-case hex digits: AA:BB:.., aa-bb-.. and aabb.ccdd.eeff are the same."""
+    return "".join(char for char in mac.lower() if char in "0123456789abcdef")
 
 
 def catalog(data: dict[str, Any], key: str, default: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:

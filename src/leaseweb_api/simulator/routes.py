@@ -17,8 +17,10 @@ from leaseweb_api.simulator.state import POWER_ACTIONS, SimState
 V2 = "/bareMetals/v2"
 SERVER = V2 + "/servers/{server_id}"
 V1_LEASES = "/v1/bareMetals/{server_id}/leases"
+# The spec's pattern for a MAC (colons or dashes, or Cisco's dotted form), matched against the whole value.
 MAC_PATTERN = re.compile(
-    r"([0-9A-Fa-f]{2}[:-]){5}([0-9A-Fa-f]{2})|([0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})$"
+    r"(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}|(?:[0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2}"
+    r"|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}"
 )
 INTERFACE_KINDS = ("public", "internal", "remoteManagement")
 
@@ -37,6 +39,8 @@ class ApiRequest:
             return json.loads(self.body or b"null")
         except ValueError as exc:
             raise ApiFault(400, details={"body": ["The request body is not valid JSON."]}) from exc
+        except RecursionError as exc:  # a body nested deeper than the parser goes
+            raise ApiFault(400, details={"body": ["The request body is nested too deeply."]}) from exc
 
     def form_or_json(self) -> Any:
         """v1 clients sent form bodies; later ones JSON."""
@@ -60,7 +64,7 @@ def _page(state: SimState, req: ApiRequest, key: str, items: list[dict[str, Any]
     )
 
 
-def _filters(req: ApiRequest) -> dict[str, str | None]:
+def _filters(req: ApiRequest) -> dict[str, Any]:
     ip, mac = req.arg("ip"), req.arg("macAddress")
     errors: dict[str, list[str]] = {}
     if ip is not None:
@@ -68,7 +72,7 @@ def _filters(req: ApiRequest) -> dict[str, str | None]:
             ipaddress.IPv4Address(ip)
         except ValueError:
             errors["ip"] = ["This value is not a valid IPv4 address."]
-    if mac is not None and not MAC_PATTERN.match(mac):
+    if mac is not None and not MAC_PATTERN.fullmatch(mac):
         errors["macAddress"] = ["This value is not a valid MAC address."]
     if errors:
         raise ApiFault(400, details=errors)
@@ -78,6 +82,8 @@ def _filters(req: ApiRequest) -> dict[str, str | None]:
         "mac": mac,
         "site": req.arg("site"),
         "rack_id": req.arg("privateRackId"),
+        "private_network_capable": validation.query_bool(req.query, "privateNetworkCapable"),
+        "private_network_enabled": validation.query_bool(req.query, "privateNetworkEnabled"),
     }
 
 
