@@ -158,9 +158,9 @@ def _apply(module, client, server_id: str, current) -> dict | None:
     """Replace or remove the lease; the lease after it."""
     deleted = False
     if current is not None:
-        with api_errors(module, changed=False, lease=current.to_dict()):
-            with contextlib.suppress(NotFoundError):  # gone already: that is what we wanted
-                client.delete_lease(server_id)
+        # A 404: gone already, which is what we wanted.
+        with api_errors(module, changed=False, lease=current.to_dict()), contextlib.suppress(NotFoundError):
+            client.delete_lease(server_id)
         deleted = True
     if module.params["state"] == "absent":
         return None

@@ -49,8 +49,8 @@ except ImportError:
 
 __all__ = [
     "SERVER_ARGUMENT_SPEC",
-    "NotFoundError",
     "LeasewebError",
+    "NotFoundError",
     "api_errors",
     "bootfile_problem",
     "fail_api",

@@ -32,7 +32,12 @@ def test_writes_that_fail_part_way_report_what_happened(sim, client):
     assert client.get_lease("10003") is None
 
     # The cycle happened behind the 504: it may have applied, so it is a change, and it was not sent twice.
-    assert (lost["failed"], lost["changed"], lost["may_have_applied"], lost["status"]) == (True, True, True, 504)
+    assert (lost["failed"], lost["changed"], lost["may_have_applied"], lost["status"]) == (
+        True,
+        True,
+        True,
+        504,
+    )
     assert "may have been carried out" in lost["msg"]
     assert _requests(sim, "POST", "/10001/powerCycle") == 1
 
