@@ -16,7 +16,7 @@ description:
     change. A different one is replaced (the old lease deleted, the new one created), since LeaseWeb documents
     no update call.
   - A replace that fails after the old lease was deleted fails the task with C(changed=true), the lease the
-    server has now (C(lease), usually null) and a message saying so: the server then has no lease.
+    server has now (C(lease), usually null) and a message saying that the server has no lease now.
   - Remove the lease once the server has booted what it needed, or every reboot boots from the network again.
 version_added: "0.1.0"
 author: cdn-infra team (@cdn-infra)
