@@ -16,7 +16,18 @@ from leaseweb_api.errors import (
     ServerError,
     TransportError,
 )
-from leaseweb_api.models import CatalogEntry, InterfaceStatus, Job, Lease, PowerInfo, Server, Task, V1Lease
+from leaseweb_api.models import (
+    CatalogEntry,
+    Credential,
+    HardwareReport,
+    InterfaceStatus,
+    Job,
+    Lease,
+    PowerInfo,
+    Server,
+    Task,
+    V1Lease,
+)
 from leaseweb_api.retry import RetryEvent, RetryPolicy
 
 __all__ = [
@@ -26,7 +37,9 @@ __all__ = [
     "CatalogEntry",
     "ConfigurationError",
     "ConflictError",
+    "Credential",
     "ForbiddenError",
+    "HardwareReport",
     "InterfaceStatus",
     "Job",
     "Lease",

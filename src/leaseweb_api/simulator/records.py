@@ -163,6 +163,9 @@ class Server:
     power: Power
     lease: Lease | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    # {"type", "username", "password"}: what GET /credentials serves (without the passwords in lists).
+    credentials: list[dict[str, str]] = field(default_factory=list)
+    hardware_scanned_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -197,6 +200,8 @@ class Server:
             power=Power.from_seed(data.get("power")),
             lease=Lease.from_seed(data["lease"], now) if data.get("lease") else None,
             jobs=list(data.get("jobs") or []),
+            credentials=[_credential(item, server_id) for item in data.get("credentials") or []],
+            hardware_scanned_at=float(data.get("hardwareScannedAt", now)),
             extra=dict(data.get("extra") or {}),
         )
 
@@ -219,6 +224,8 @@ class Server:
             "power": self.power.to_seed(),
             "lease": self.lease.to_seed() if self.lease else None,
             "jobs": self.jobs,
+            "credentials": self.credentials,
+            "hardwareScannedAt": self.hardware_scanned_at,
             "extra": self.extra,
         }
 
@@ -257,6 +264,12 @@ class Server:
             and (private_network_capable in (None, self.private_network_capable))
             and (private_network_enabled in (None, self.private_network_enabled))
         )
+
+
+def _credential(item: Any, server_id: str) -> dict[str, str]:
+    if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("type", "username")):
+        raise SeedError(f"server {server_id}: a credential needs a type and a username: {item!r}")
+    return {"type": item["type"], "username": item["username"], "password": str(item.get("password", ""))}
 
 
 def mac_digits(mac: str) -> str:

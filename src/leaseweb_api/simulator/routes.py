@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +168,8 @@ def install(state: SimState, req: ApiRequest, server_id: str) -> Reply:
     # Secrets never show up in a job's payload.
     payload = {key: value for key, value in body.items() if key not in ("password", "postInstallScript")}
     payload.setdefault("powerCycle", True)
-    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs))
+    root = ("OPERATING_SYSTEM", body.get("password") or secrets.token_urlsafe(12))
+    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs, root))
 
 
 def rescue_mode(state: SimState, req: ApiRequest, server_id: str) -> Reply:
@@ -179,7 +181,57 @@ def rescue_mode(state: SimState, req: ApiRequest, server_id: str) -> Reply:
         )
     payload = {key: value for key, value in body.items() if key not in ("password", "postInstallScript")}
     payload.setdefault("powerCycle", True)
-    return Reply.json(202, state.start_job(server_id, "rescueMode", payload, req.fail_jobs))
+    root = ("RESCUE_MODE", body.get("password") or secrets.token_urlsafe(12))
+    return Reply.json(202, state.start_job(server_id, "rescueMode", payload, req.fail_jobs, root))
+
+
+def _maintenance_job(job_type: str) -> Handler:
+    """ipmiReset and hardwareScan: an optional body with callbackUrl and powerCycle (default true)."""
+
+    def handler(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+        state.server(server_id)
+        body = validation.validate(req.json() if req.body else {}, validation.MAINTENANCE_JOB)
+        payload = {"powerCycle": True, **body}
+        return Reply.json(202, state.start_job(server_id, job_type, payload, req.fail_jobs))
+
+    return handler
+
+
+def retry_job(state: SimState, req: ApiRequest, server_id: str, job_id: str) -> Reply:
+    return Reply.json(200, state.retry_job(server_id, job_id))
+
+
+def hardware_info(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+    return Reply.json(200, state.hardware_info(server_id))
+
+
+def list_credentials(state: SimState, req: ApiRequest, server_id: str, kind: str | None = None) -> Reply:
+    found = state.credentials(server_id, validation.credential_type(kind) if kind else None)
+    return _page(state, req, "credentials", found)
+
+
+def create_credential(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+    state.server(server_id)
+    body = validation.validate(req.json(), validation.CREDENTIAL)
+    return Reply.json(
+        200, state.create_credential(server_id, body["type"], body["username"], body["password"])
+    )
+
+
+def get_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    return Reply.json(200, state.credential(server_id, validation.credential_type(kind), username))
+
+
+def update_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    state.server(server_id)
+    body = validation.validate(req.json(), validation.CREDENTIAL_UPDATE)
+    kind = validation.credential_type(kind)
+    return Reply.json(200, state.update_credential(server_id, kind, username, body["password"]))
+
+
+def delete_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    state.delete_credential(server_id, validation.credential_type(kind), username)
+    return Reply.empty()
 
 
 def list_jobs(state: SimState, req: ApiRequest, server_id: str) -> Reply:
@@ -251,6 +303,16 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", SERVER + "/rescueMode", rescue_mode),
     ("GET", SERVER + "/jobs", list_jobs),
     ("GET", SERVER + "/jobs/{job_id}", get_job),
+    ("POST", SERVER + "/jobs/{job_id}/retry", retry_job),
+    ("POST", SERVER + "/ipmiReset", _maintenance_job("ipmiReset")),
+    ("POST", SERVER + "/hardwareScan", _maintenance_job("hardwareScan")),
+    ("GET", SERVER + "/hardwareInfo", hardware_info),
+    ("GET", SERVER + "/credentials", list_credentials),
+    ("POST", SERVER + "/credentials", create_credential),
+    ("GET", SERVER + "/credentials/{kind}", list_credentials),
+    ("GET", SERVER + "/credentials/{kind}/{username}", get_credential),
+    ("PUT", SERVER + "/credentials/{kind}/{username}", update_credential),
+    ("DELETE", SERVER + "/credentials/{kind}/{username}", delete_credential),
     ("POST", SERVER + "/cancelActiveJob", _stop_job("CANCELED")),
     ("POST", SERVER + "/expireActiveJob", _stop_job("EXPIRED")),
     ("GET", V2 + "/operatingSystems", operating_systems),

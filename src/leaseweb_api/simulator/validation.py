@@ -79,6 +79,35 @@ INSTALL = {
     "sshKeys": Field(str),
     "timezone": Field(str),
 }
+CREDENTIAL_TYPES = (
+    "OPERATING_SYSTEM",
+    "RESCUE_MODE",
+    "REMOTE_MANAGEMENT",
+    "CONTROL_PANEL",
+    "SWITCH",
+    "PDU",
+    "FIREWALL",
+    "LOAD_BALANCER",
+    "VNC",
+    "TEMPORARY_OPERATING_SYSTEM",
+    "VPN_USER",
+    "COMBINATION_LOCK",
+    "DATABASE",
+)
+
+
+def _credential_type(value: str) -> str | None:
+    return None if value in CREDENTIAL_TYPES else f"The value should be one of {', '.join(CREDENTIAL_TYPES)}."
+
+
+# ipmiReset and hardwareScan take the same optional body.
+MAINTENANCE_JOB = {"callbackUrl": Field(str, check=_url), "powerCycle": Field(bool)}
+CREDENTIAL = {
+    "type": Field(str, True, _credential_type),
+    "username": Field(str, True, _non_blank),
+    "password": Field(str, True, _non_blank),
+}
+CREDENTIAL_UPDATE = {"password": Field(str, True, _non_blank)}
 RESCUE = {
     "rescueImageId": Field(str, True, _non_blank),
     "callbackUrl": Field(str, check=_url),
@@ -92,6 +121,13 @@ RESCUE = {
 def _is(value: Any, kind: type) -> bool:
     # JSON booleans are not integers, whatever Python thinks.
     return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def credential_type(value: str) -> str:
+    """A credential type from a path; 400 if LeaseWeb has no such type."""
+    if message := _credential_type(value):
+        raise ApiFault(400, details={"type": [message]})
+    return value
 
 
 def validate(body: Any, fields: dict[str, Field]) -> dict[str, Any]:
