@@ -48,6 +48,7 @@ except ImportError:
     bootfile_problem = None  # type: ignore[assignment]
 
 __all__ = [
+    "CREDENTIAL_TYPES",
     "SERVER_ARGUMENT_SPEC",
     "LeasewebError",
     "NotFoundError",
@@ -66,6 +67,24 @@ LEASEWEB_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "base_url": {"type": "str", "fallback": (env_fallback, ["LSW_BASE_URL"])},
     "timeout": {"type": "float", "default": 60.0},
 }
+
+# LeaseWeb's credential types (the spec's credentialType; leaseweb_api.models has the same list, but the
+# modules' argument specs are read before leaseweb_api is known to be importable).
+CREDENTIAL_TYPES = (
+    "OPERATING_SYSTEM",
+    "RESCUE_MODE",
+    "REMOTE_MANAGEMENT",
+    "CONTROL_PANEL",
+    "SWITCH",
+    "PDU",
+    "FIREWALL",
+    "LOAD_BALANCER",
+    "VNC",
+    "TEMPORARY_OPERATING_SYSTEM",
+    "VPN_USER",
+    "COMBINATION_LOCK",
+    "DATABASE",
+)
 
 # The modules that act on one server (documented by the leaseweb.server fragment).
 SERVER_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"server_id": {"type": "str", "required": True}}

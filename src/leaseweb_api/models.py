@@ -362,6 +362,24 @@ class CatalogEntry(Record):
         return cls(id=str(data["id"]), name=_str(data.get("name")))
 
 
+# The spec's credentialType.
+CREDENTIAL_TYPES = (
+    "OPERATING_SYSTEM",
+    "RESCUE_MODE",
+    "REMOTE_MANAGEMENT",
+    "CONTROL_PANEL",
+    "SWITCH",
+    "PDU",
+    "FIREWALL",
+    "LOAD_BALANCER",
+    "VNC",
+    "TEMPORARY_OPERATING_SYSTEM",
+    "VPN_USER",
+    "COMBINATION_LOCK",
+    "DATABASE",
+)
+
+
 @dataclass(frozen=True)
 class Credential(Record):
     """A credential LeaseWeb keeps for a server; `password` is None when the API listed it without one.

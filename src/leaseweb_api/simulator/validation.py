@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leaseweb_api.bootfile import bootfile_problem
+from leaseweb_api.models import CREDENTIAL_TYPES
 from leaseweb_api.simulator.errors import ApiFault
 
 TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
@@ -79,21 +80,6 @@ INSTALL = {
     "sshKeys": Field(str),
     "timezone": Field(str),
 }
-CREDENTIAL_TYPES = (
-    "OPERATING_SYSTEM",
-    "RESCUE_MODE",
-    "REMOTE_MANAGEMENT",
-    "CONTROL_PANEL",
-    "SWITCH",
-    "PDU",
-    "FIREWALL",
-    "LOAD_BALANCER",
-    "VNC",
-    "TEMPORARY_OPERATING_SYSTEM",
-    "VPN_USER",
-    "COMBINATION_LOCK",
-    "DATABASE",
-)
 
 
 def _credential_type(value: str) -> str | None:
