@@ -261,7 +261,7 @@ def _same_request(job, params) -> bool:
 def _raid(raid):
     """The API's raid object from the module's snake_case suboptions."""
     names = {"type": "type", "level": "level", "number_of_disks": "numberOfDisks"}
-    return {names[key]: value for key, value in raid.items() if value is not None}
+    return {api: raid[key] for key, api in names.items() if raid.get(key) is not None}
 
 
 def _start(client, params):
