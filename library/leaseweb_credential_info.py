@@ -12,7 +12,7 @@ description:
   - Lists the credentials LeaseWeb keeps for the server (type and username, never passwords), for example
     the C(OPERATING_SYSTEM) C(root) credential an install job leaves.
   - With O(dest), writes the password of the credential O(type)/O(username) to that file on the controller,
-    mode C(0600), and nowhere else: the password is never in the result, the log or a diff. The file is
+    mode C(0600), and nowhere else (the password is never in the result, the log or a diff). The file is
     rewritten only when its content differs (then C(changed)); check mode reports that without writing.
 version_added: "1.1.0"
 author: cdn-infra team (@cdn-infra)

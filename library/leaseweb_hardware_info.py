@@ -9,8 +9,8 @@ DOCUMENTATION = r"""
 module: leaseweb_hardware_info
 short_description: Read the hardware report of a LeaseWeb server's last hardware scan
 description:
-  - Returns what LeaseWeb's hardware scanner found on the server the last time it ran (C(/hardwareInfo)):
-    chassis, CPUs, memory, disks with their SMART data, network cards and the IPMI interface.
+  - Returns what LeaseWeb's hardware scanner found on the server the last time it ran (C(/hardwareInfo)),
+    that is the chassis, CPUs, memory, disks with their SMART data, network cards and the IPMI interface.
   - Also returns a C(summary) of what identifies the hardware (chassis serial, CPUs, memory size, disk
     serials, MAC addresses), to record before a destructive step and compare after it.
   - Start a new scan with M(cdn.infra.leaseweb_job) (O(cdn.infra.leaseweb_job#module:type=hardwareScan)).

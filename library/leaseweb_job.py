@@ -16,7 +16,7 @@ description:
     the same thing (same O(operating_system_id) and, when given, O(hostname); or the same O(rescue_image_id))
     and did not fail, was not canceled and did not expire. That job is returned (and waited for) instead.
     This keeps a re-run play from reinstalling a server. For C(ipmiReset) and C(hardwareScan) any such job
-    of the type counts: use O(force) to scan again.
+    of the type counts (use O(force) to scan again).
   - With O(action), retries the job O(job_id) when it failed, was canceled or expired (LeaseWeb runs it
     again), or cancels or expires the server's running job; nothing happens (no change) when there is
     nothing to do.

@@ -10,7 +10,7 @@ module: leaseweb_server
 short_description: Set the reference of a LeaseWeb server
 description:
   - Sets the server's contract reference, the name the LeaseWeb inventory plugin gives the host (see its
-    C(hostnames) option). Idempotent: the server is read first and only a different reference is written.
+    C(hostnames) option). Idempotent, since the server is read first and only a new reference is written.
 version_added: "1.1.0"
 author: cdn-infra team (@cdn-infra)
 options:

@@ -14,7 +14,17 @@ BOOT_A = "http://boot.example.net/a.ipxe"
 BOOT_B = "http://boot.example.net/b.ipxe"
 # Every exchange of these tests is checked against the official spec afterwards.
 pytestmark = pytest.mark.usefixtures("spec_checked")
-MODULES = ("leaseweb_server_info", "leaseweb_dhcp_lease", "leaseweb_power", "leaseweb_job")
+MODULES = (
+    "leaseweb_server_info",
+    "leaseweb_dhcp_lease",
+    "leaseweb_power",
+    "leaseweb_job",
+    "leaseweb_hardware_info",
+    "leaseweb_network_interface",
+    "leaseweb_credential",
+    "leaseweb_credential_info",
+    "leaseweb_server",
+)
 
 
 MAC_10001 = "52:54:00:10:00:01"
