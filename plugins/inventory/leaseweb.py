@@ -169,7 +169,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.get_option("api_key"), self.get_option("base_url"), timeout=(min(10.0, timeout), timeout)
             ) as client:
                 return [server.to_dict() for server in client.list_servers(**filters)]
-        except (LeasewebError, TypeError) as exc:
+        except TypeError as exc:  # a filter the API does not have: the file is wrong, whatever on_error says
+            raise AnsibleParserError(f"LeaseWeb inventory: filters: {exc}") from None
+        except LeasewebError as exc:
             message = f"LeaseWeb inventory: {exc}"
             if self.get_option("on_error") == "empty":
                 self.display.warning(f"{message}; on_error is 'empty': this source adds no hosts")
