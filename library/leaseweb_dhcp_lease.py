@@ -15,6 +15,8 @@ description:
   - Idempotent. The current lease is read first; the same O(bootfile) (and O(hostname), when given) means no
     change. A different one is replaced (the old lease deleted, the new one created), since LeaseWeb documents
     no update call.
+  - A replace that fails after the old lease was deleted fails the task with C(changed=true), the lease the
+    server has now (C(lease), usually null) and a message saying that the server has no lease now.
   - Remove the lease once the server has booted what it needed, or every reboot boots from the network again.
 version_added: "0.1.0"
 author: cdn-infra team (@cdn-infra)
@@ -28,6 +30,8 @@ options:
   bootfile:
     description:
       - URL of the boot file (DHCP option 67), for example an iPXE script. Required with O(state=present).
+      - An C(http://) or C(https://) URL with a host (iPXE fetches nothing else), at most 255 bytes (what
+        one DHCP option carries), without whitespace; anything else is refused before any request.
     type: str
   hostname:
     description:
@@ -104,8 +108,11 @@ import contextlib
 
 from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
     SERVER_ARGUMENT_SPEC,
+    LeasewebError,
     NotFoundError,
     api_errors,
+    bootfile_problem,
+    fail_api,
     leaseweb_client,
     leaseweb_module,
 )
@@ -114,6 +121,50 @@ from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
 def _view(lease) -> dict:
     """What the diff shows of a lease."""
     return {"bootfile": lease.bootfile, "hostname": lease.hostname} if lease else {}
+
+
+def _lease_after_failure(client, server_id: str) -> tuple[dict | None, str]:
+    """The lease as the API shows it after a failed create, and a sentence saying what that means."""
+    try:
+        lease = client.get_lease(server_id)
+    except LeasewebError as exc:
+        return None, f"Its lease could not be read afterwards ({exc}): check it before booting the server."
+    if lease is None:
+        return None, "The server has NO lease now: its next network boot gets no boot file."
+    return lease.to_dict(), f"The server's lease now boots {lease.bootfile}."
+
+
+def _create(module, client, server_id: str, deleted: bool) -> dict | None:
+    """Create the wanted lease; on failure say what was written and what the server has now."""
+    bootfile, hostname = module.params["bootfile"], module.params["hostname"]
+    try:
+        client.create_lease(server_id, bootfile, hostname)
+    except LeasewebError as exc:
+        lease, state_now = _lease_after_failure(client, server_id)
+        done = "The old lease was deleted, but creating" if deleted else "Creating"
+        fail_api(
+            module,
+            exc,
+            msg=f"server {server_id}: {done} the new lease failed: {exc}. {state_now}",
+            changed=deleted or lease is not None,
+            lease=lease,
+        )
+    with api_errors(module, changed=True, lease=None):
+        created = client.get_lease(server_id)
+    return created.to_dict() if created else None
+
+
+def _apply(module, client, server_id: str, current) -> dict | None:
+    """Replace or remove the lease; the lease after it."""
+    deleted = False
+    if current is not None:
+        # A 404: gone already, which is what we wanted.
+        with api_errors(module, changed=False, lease=current.to_dict()), contextlib.suppress(NotFoundError):
+            client.delete_lease(server_id)
+        deleted = True
+    if module.params["state"] == "absent":
+        return None
+    return _create(module, client, server_id, deleted)
 
 
 def main() -> None:
@@ -128,30 +179,26 @@ def main() -> None:
         supports_check_mode=True,
     )
     server_id, bootfile, hostname = (module.params[k] for k in ("server_id", "bootfile", "hostname"))
+    if module.params["state"] == "present" and (problem := bootfile_problem(bootfile)):
+        module.fail_json(msg=f"bootfile {bootfile[:80]!r}: {problem}", changed=False)
     client = leaseweb_client(module)
     with api_errors(module, changed=False):
         current = client.get_lease(server_id)
-        if module.params["state"] == "present":
-            wanted = {"bootfile": bootfile, "hostname": hostname}
-            changed = (
-                current is None
-                or current.bootfile != bootfile
-                or (hostname is not None and current.hostname != hostname)
-            )
-        else:
-            wanted = {}
-            changed = current is not None
-        lease = current.to_dict() if current else None
-        if changed:
-            lease = wanted or None
-            if not module.check_mode:
-                if current is not None:
-                    with contextlib.suppress(NotFoundError):  # gone already: that is what we wanted
-                        client.delete_lease(server_id)
-                if wanted:
-                    client.create_lease(server_id, bootfile, hostname)
-                    created = client.get_lease(server_id)
-                    lease = created.to_dict() if created else None
+    if module.params["state"] == "present":
+        wanted = {"bootfile": bootfile, "hostname": hostname}
+        changed = (
+            current is None
+            or current.bootfile != bootfile
+            or (hostname is not None and current.hostname != hostname)
+        )
+    else:
+        wanted = {}
+        changed = current is not None
+    lease = current.to_dict() if current else None
+    if changed:
+        lease = wanted or None
+        if not module.check_mode:
+            lease = _apply(module, client, server_id, current)
     result = {"changed": changed, "lease": lease}
     if module._diff:
         result["diff"] = {"before": _view(current), "after": wanted if changed else _view(current)}

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: leaseweb_job
-short_description: Start a LeaseWeb install or rescue mode job, and wait for a job to finish
+short_description: Start, retry, cancel or wait for LeaseWeb jobs (install, rescue, IPMI reset, hardware scan)
 description:
-  - With O(type), starts an C(install) job (LeaseWeb's own OS installation) or a C(rescueMode) job (boot a
-    rescue image) on the server.
+  - With O(type), starts an C(install) job (LeaseWeb's own OS installation), a C(rescueMode) job (boot a
+    rescue image), an C(ipmiReset) job (reset the IPMI interface to LeaseWeb's settings) or a C(hardwareScan)
+    job (boot a scanner that records the hardware; read the report with M(cdn.infra.leaseweb_hardware_info)).
   - Idempotent unless O(force). No job is started when the server's most recent job of that type asked for
     the same thing (same O(operating_system_id) and, when given, O(hostname); or the same O(rescue_image_id))
     and did not fail, was not canceled and did not expire. That job is returned (and waited for) instead.
-    This keeps a re-run play from reinstalling a server.
+    This keeps a re-run play from reinstalling a server. For C(ipmiReset) and C(hardwareScan) any such job
+    of the type counts (use O(force) to scan again).
+  - With O(action), retries the job O(job_id) when it failed, was canceled or expired (LeaseWeb runs it
+    again), or cancels or expires the server's running job; nothing happens (no change) when there is
+    nothing to do.
   - With O(job_id), works on that job instead.
   - With O(wait), waits until the job is C(FINISHED), and fails with the failed task's description and error
     message when it ends C(FAILED), C(CANCELED) or C(EXPIRED), or after O(wait_timeout) seconds.
@@ -25,11 +30,18 @@ options:
     description:
       - The job to start. One of O(type) and O(job_id) is required.
     type: str
-    choices: [install, rescueMode]
+    choices: [install, rescueMode, ipmiReset, hardwareScan]
   job_id:
     description:
-      - The uuid of an existing job to report on or wait for.
+      - The uuid of an existing job to report on, wait for or retry.
     type: str
+  action:
+    description:
+      - V(retry) runs the job O(job_id) again if it ended C(FAILED), C(CANCELED) or C(EXPIRED).
+      - V(cancel) cancels the server's running job (its onfail flow runs, often a reboot); V(expire) marks
+        it expired without touching the server. With O(job_id), only if that is the running job.
+    type: str
+    choices: [retry, cancel, expire]
   force:
     description:
       - Start a job even if the latest one of the same type asked for the same thing.
@@ -70,16 +82,43 @@ options:
   power_cycle:
     description:
       - Let the job power-cycle the server itself (LeaseWeb's default).
+      - With O(type=ipmiReset) or O(type=hardwareScan), V(false) leaves the power cycle to you.
     type: bool
   partitions:
     description:
-      - With O(type=install), partitions (each with C(filesystem), C(size) and, except swap, C(mountpoint)).
+      - With O(type=install), the partitions to make, in order.
     type: list
     elements: dict
+    suboptions:
+      filesystem:
+        description: File system, for example C(ext4), C(xfs) or C(swap).
+        type: str
+        required: true
+      size:
+        description: Size in MB (LeaseWeb's unit; OS-specific), or C(*) for the rest of the disk.
+        type: str
+        required: true
+      mountpoint:
+        description: Where it is mounted (C(/) is required among the partitions); none for swap.
+        type: str
   raid:
     description:
-      - With O(type=install), RAID set-up (C(type) HW/SW/NONE, C(level), C(numberOfDisks)).
+      - With O(type=install), the RAID set-up.
     type: dict
+    suboptions:
+      type:
+        description: Hardware or software RAID, or V(NONE) (pass-through on a hardware RAID controller).
+        type: str
+        choices: [HW, SW, NONE]
+        required: true
+      level:
+        description: RAID level; required with V(HW) and V(SW).
+        type: int
+        choices: [0, 1, 5, 10]
+      number_of_disks:
+        description: How many disks the RAID spans; all of them when not given.
+        type: int
+        aliases: [numberOfDisks]
   device:
     description:
       - With O(type=install), the disk set to install on (for example C(SATA2TB), C(NVME)).
@@ -94,7 +133,8 @@ options:
     type: str
   wait:
     description:
-      - Wait until the job has finished.
+      - Wait until the job has finished (a job started, retried or named by O(job_id); not with
+        O(action=cancel) or O(action=expire)).
     type: bool
     default: false
   wait_timeout:
@@ -199,7 +239,10 @@ COMMON_OPTIONS = ("ssh_keys", "password", "post_install_script", "callback_url",
 JOB_OPTIONS = {
     "install": (*COMMON_OPTIONS, "hostname", "partitions", "raid", "device", "timezone", "control_panel_id"),
     "rescueMode": COMMON_OPTIONS,
+    "ipmiReset": ("callback_url", "power_cycle"),
+    "hardwareScan": ("callback_url", "power_cycle"),
 }
+RETRYABLE = ("FAILED", "CANCELED", "EXPIRED")
 
 
 def _same_request(job, params) -> bool:
@@ -210,14 +253,60 @@ def _same_request(job, params) -> bool:
         return job.payload.get("operatingSystemId") == params["operating_system_id"] and (
             params["hostname"] is None or job.payload.get("hostname") == params["hostname"]
         )
-    return job.payload.get("rescueImageId") == params["rescue_image_id"]
+    if params["type"] == "rescueMode":
+        return job.payload.get("rescueImageId") == params["rescue_image_id"]
+    return True
+
+
+def _raid(raid):
+    """The API's raid object from the module's snake_case suboptions."""
+    names = {"type": "type", "level": "level", "number_of_disks": "numberOfDisks"}
+    return {api: raid[key] for key, api in names.items() if raid.get(key) is not None}
 
 
 def _start(client, params):
     options = {name: params[name] for name in JOB_OPTIONS[params["type"]]}
-    if params["type"] == "install":
-        return client.install(params["server_id"], params["operating_system_id"], **options)
-    return client.rescue_mode(params["server_id"], params["rescue_image_id"], **options)
+    server_id, job_type = params["server_id"], params["type"]
+    if job_type == "install":
+        if options["raid"]:
+            options["raid"] = _raid(options["raid"])
+        if options["partitions"]:
+            options["partitions"] = [
+                {k: v for k, v in p.items() if v is not None} for p in options["partitions"]
+            ]
+        return client.install(server_id, params["operating_system_id"], **options)
+    if job_type == "rescueMode":
+        return client.rescue_mode(server_id, params["rescue_image_id"], **options)
+    start = client.ipmi_reset if job_type == "ipmiReset" else client.hardware_scan
+    return start(server_id, **options)
+
+
+def _act(module, client):
+    """O(action): the job after it, and whether it changed anything."""
+    params, check = module.params, module.check_mode
+    server_id, job_id = params["server_id"], params["job_id"]
+    if params["action"] == "retry":
+        job = client.get_job(server_id, job_id)
+        if (job.status or "").upper() not in RETRYABLE:
+            return job, False
+        return (job if check else client.retry_job(server_id, job_id)), True
+    running = client.list_jobs(server_id, is_running=True)
+    job = running[0] if running else None
+    if job is None or (job_id and job.uuid != job_id):
+        return (client.get_job(server_id, job_id) if job_id else None), False
+    if check:
+        return job, True
+    stop = client.cancel_active_job if params["action"] == "cancel" else client.expire_active_job
+    return stop(server_id), True
+
+
+def _check_raid(module) -> None:
+    raid = module.params["raid"]
+    if raid and raid["type"] in ("HW", "SW") and raid["level"] is None:
+        module.fail_json(msg=f"raid: a level is required with type {raid['type']}")
+    partitions = module.params["partitions"]
+    if partitions and not any(p["mountpoint"] == "/" for p in partitions):
+        module.fail_json(msg="partitions: one of them must be mounted at /")
 
 
 def _fail_for(module, job, message: str, changed: bool) -> None:
@@ -240,8 +329,9 @@ def main() -> None:
     module = leaseweb_module(
         {
             **SERVER_ARGUMENT_SPEC,
-            "type": {"type": "str", "choices": ["install", "rescueMode"]},
+            "type": {"type": "str", "choices": list(JOB_OPTIONS)},
             "job_id": {"type": "str"},
+            "action": {"type": "str", "choices": ["retry", "cancel", "expire"]},
             "force": {"type": "bool", "default": False},
             "operating_system_id": {"type": "str"},
             "rescue_image_id": {"type": "str", "default": "GRML"},
@@ -251,8 +341,23 @@ def main() -> None:
             "post_install_script": {"type": "str", "no_log": True},
             "callback_url": {"type": "str"},
             "power_cycle": {"type": "bool"},
-            "partitions": {"type": "list", "elements": "dict"},
-            "raid": {"type": "dict"},
+            "partitions": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "filesystem": {"type": "str", "required": True},
+                    "size": {"type": "str", "required": True},
+                    "mountpoint": {"type": "str"},
+                },
+            },
+            "raid": {
+                "type": "dict",
+                "options": {
+                    "type": {"type": "str", "choices": ["HW", "SW", "NONE"], "required": True},
+                    "level": {"type": "int", "choices": [0, 1, 5, 10]},
+                    "number_of_disks": {"type": "int", "aliases": ["numberOfDisks"]},
+                },
+            },
             "device": {"type": "str"},
             "timezone": {"type": "str"},
             "control_panel_id": {"type": "str"},
@@ -260,17 +365,20 @@ def main() -> None:
             "wait_timeout": {"type": "float", "default": 3600.0},
             "poll_interval": {"type": "float", "default": 10.0},
         },
-        mutually_exclusive=[("type", "job_id")],
-        required_one_of=[("type", "job_id")],
-        required_if=[("type", "install", ("operating_system_id",))],
+        mutually_exclusive=[("type", "job_id"), ("type", "action")],
+        required_one_of=[("type", "job_id", "action")],
+        required_if=[("type", "install", ("operating_system_id",)), ("action", "retry", ("job_id",))],
         supports_check_mode=True,
     )
     params = module.params
     server_id = params["server_id"]
+    _check_raid(module)
     client = leaseweb_client(module)
     changed = False
     with api_errors(module, changed=False):
-        if params["job_id"]:
+        if params["action"]:
+            job, changed = _act(module, client)
+        elif params["job_id"]:
             job = client.get_job(server_id, params["job_id"])
         else:
             latest = client.latest_job(server_id, params["type"])
@@ -278,7 +386,8 @@ def main() -> None:
             job = latest if not changed else None
             if changed and not module.check_mode:
                 job = _start(client, params)
-    if job is None or module.check_mode or not params["wait"]:
+    # Waiting is for a job that runs: one started, retried or named; not for one just canceled or expired.
+    if job is None or module.check_mode or not params["wait"] or params["action"] in ("cancel", "expire"):
         module.exit_json(changed=changed, job=job.to_dict() if job else None)
     with api_errors(module, changed=changed, job=job.to_dict()):
         job, done = wait_for(

@@ -14,8 +14,10 @@ description:
   - Checks first that the server supports remote power management (C(featureAvailability.powerCycle)),
     and fails with a clear message if not.
   - With O(wait), waits until C(/powerInfo) reports the wanted state (on, for V(cycled)).
-  - A power cycle whose answer is lost (HTTP 502/504, timeout) is reported as a failure flagged
-    C(may_have_applied), not sent again, since a second cycle could interrupt the boot the first one started.
+  - A power cycle whose answer is lost (HTTP 502/504, timeout) is reported as a failure with C(changed=true)
+    and C(may_have_applied=true), not sent again, since a second cycle could interrupt the boot the first
+    one started. Once a power call succeeded, any later failure (reading the state, waiting) reports
+    C(changed=true).
 version_added: "0.1.0"
 author: cdn-infra team (@cdn-infra)
 options:
@@ -99,6 +101,13 @@ from ansible_collections.cdn.infra.plugins.module_utils.leaseweb import (
 )
 
 
+def _act(module, client, server_id: str, before) -> None:
+    """Send the power call; a lost answer (502/504, timeout) fails as a change that may have happened."""
+    action = {"cycled": client.power_cycle, "on": client.power_on, "off": client.power_off}
+    with api_errors(module, changed=False, previous_status=before.status, power=before.to_dict()):
+        action[module.params["state"]](server_id)
+
+
 def main() -> None:
     module = leaseweb_module(
         {
@@ -119,24 +128,28 @@ def main() -> None:
                 msg=f"server {server_id} has no remote power management (featureAvailability.powerCycle)"
             )
         before = client.power_info(server_id)
-        changed = state == "cycled" or before.status != target
-        after = before
-        if changed and not module.check_mode:
-            {"cycled": client.power_cycle, "on": client.power_on, "off": client.power_off}[state](server_id)
-            after = client.power_info(server_id)
-    if changed and not module.check_mode and module.params["wait"]:
-        with api_errors(module, changed=True):
-            after, reached = wait_for(
-                lambda: client.power_info(server_id),
-                lambda info: info.status == target,
-                timeout,
-                module.params["poll_interval"],
-            )
+    changed = state == "cycled" or before.status != target
+    after = before
+    if changed and not module.check_mode:
+        _act(module, client, server_id, before)
+        # From here on the call was made: every failure reports the change.
+        with api_errors(module, changed=True, previous_status=before.status):
+            if module.params["wait"]:
+                after, reached = wait_for(
+                    lambda: client.power_info(server_id),
+                    lambda info: info.status == target,
+                    timeout,
+                    module.params["poll_interval"],
+                )
+            else:
+                after = client.power_info(server_id)
+                reached = True
         if not reached:
             module.fail_json(
                 msg=f"server {server_id} is still {after.status} after waiting {timeout} s",
                 changed=True,
                 status=after.status,
+                previous_status=before.status,
                 power=after.to_dict(),
             )
     result = {

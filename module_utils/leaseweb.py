@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
-    from leaseweb_api import ApiError, LeasewebClient, LeasewebError, NotFoundError, TransportError
+    from leaseweb_api import (
+        ApiError,
+        LeasewebClient,
+        LeasewebError,
+        NotFoundError,
+        TransportError,
+        bootfile_problem,
+    )
 
     LEASEWEB_API_IMPORT_ERROR = None
 except ImportError:
@@ -38,11 +45,16 @@ except ImportError:
         pass
 
     LeasewebClient = None  # type: ignore[assignment,misc]
+    bootfile_problem = None  # type: ignore[assignment]
 
 __all__ = [
+    "CREDENTIAL_TYPES",
     "SERVER_ARGUMENT_SPEC",
+    "LeasewebError",
     "NotFoundError",
     "api_errors",
+    "bootfile_problem",
+    "fail_api",
     "leaseweb_client",
     "leaseweb_module",
     "wait_for",
@@ -55,6 +67,24 @@ LEASEWEB_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "base_url": {"type": "str", "fallback": (env_fallback, ["LSW_BASE_URL"])},
     "timeout": {"type": "float", "default": 60.0},
 }
+
+# LeaseWeb's credential types (the spec's credentialType; leaseweb_api.models has the same list, but the
+# modules' argument specs are read before leaseweb_api is known to be importable).
+CREDENTIAL_TYPES = (
+    "OPERATING_SYSTEM",
+    "RESCUE_MODE",
+    "REMOTE_MANAGEMENT",
+    "CONTROL_PANEL",
+    "SWITCH",
+    "PDU",
+    "FIREWALL",
+    "LOAD_BALANCER",
+    "VNC",
+    "TEMPORARY_OPERATING_SYSTEM",
+    "VPN_USER",
+    "COMBINATION_LOCK",
+    "DATABASE",
+)
 
 # The modules that act on one server (documented by the leaseweb.server fragment).
 SERVER_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"server_id": {"type": "str", "required": True}}
@@ -81,25 +111,40 @@ def leaseweb_client(module: AnsibleModule) -> LeasewebClient:
         )
 
 
+def failure_fields(exc: LeasewebError) -> dict[str, Any]:
+    """The result fields of a failed call: the API's error body, attempts, Retry-After, may_have_applied."""
+    if isinstance(exc, ApiError):
+        return {
+            "status": exc.status,
+            "error_code": exc.error_code,
+            "error_message": exc.error_message,
+            "correlation_id": exc.correlation_id,
+            "error_details": exc.error_details,
+            "attempts": exc.attempts,
+            "retry_after": exc.retry_after,
+            "may_have_applied": exc.may_have_applied,
+        }
+    if isinstance(exc, TransportError):
+        return {"attempts": exc.attempts, "may_have_applied": exc.may_have_applied}
+    return {}
+
+
+def fail_api(module: AnsibleModule, exc: LeasewebError, msg: str | None = None, **result: Any) -> None:
+    """fail_json for a failed call. A write that may have been carried out (its answer lost) counts as a
+    change: `changed` reports every write that happened or may have happened."""
+    fields = failure_fields(exc)
+    if fields.get("may_have_applied"):
+        result["changed"] = True
+    module.fail_json(msg=msg or str(exc), **{**fields, **result})
+
+
 @contextmanager
 def api_errors(module: AnsibleModule, **result: Any) -> Iterator[None]:
     """The one error path: an API failure becomes fail_json with status, code, message and correlation id."""
     try:
         yield
-    except ApiError as exc:
-        module.fail_json(
-            msg=str(exc),
-            status=exc.status,
-            error_code=exc.error_code,
-            error_message=exc.error_message,
-            correlation_id=exc.correlation_id,
-            error_details=exc.error_details,
-            **result,
-        )
-    except TransportError as exc:
-        module.fail_json(msg=str(exc), may_have_applied=exc.may_have_applied, **result)
     except LeasewebError as exc:
-        module.fail_json(msg=str(exc), **result)
+        fail_api(module, exc, **result)
 
 
 def wait_for(

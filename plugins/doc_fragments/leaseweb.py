@@ -34,7 +34,11 @@ notes:
   - The module talks to the API from the controller; run it with C(delegate_to) set to V(localhost), or
     with C(connection) V(local).
   - Errors come back with C(status), C(error_code), C(error_message), C(correlation_id) and C(error_details)
-    from the API's error body; quote the correlation id to LeaseWeb support.
+    from the API's error body; quote the correlation id to LeaseWeb support. C(attempts) says how often the
+    call was tried, C(retry_after) the last wait the API asked for, and C(may_have_applied) whether a write
+    whose answer was lost may have been carried out (it then counts as a change).
+  - Surrounding whitespace of O(api_key) (the newline C(echo KEY | ansible-vault encrypt_string) stores) is
+    stripped; a key with whitespace or control characters inside is refused. The key is never printed.
 """
 
     # For the modules that act on one server.

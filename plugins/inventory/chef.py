@@ -24,6 +24,7 @@ requirements:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - cdn.infra.inventory_source
 options:
   plugin:
     description: The name of this plugin; it makes the file a Chef inventory source.
@@ -94,7 +95,10 @@ options:
     type: dict
     default: {}
   hostname:
-    description: What names the host in the inventory.
+    description:
+      - What names the host in the inventory.
+      - A node without it, or whose value another node of the source has too (two nodes with one C(fqdn)),
+        is named by its node name instead (unique on a Chef server), with a warning for the shared value.
     type: str
     default: name
     choices: [name, fqdn, ipaddress]
@@ -145,6 +149,8 @@ cache_connection: ~/.cache/ansible-chef
 cache_timeout: 600
 """
 
+from collections import Counter
+
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
@@ -182,8 +188,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 f"the chef inventory plugin needs chef_api (run scripts/venv.sh): {CHEF_API_MISSING}"
             )
         self._read_config_data(path)
-        for row in self._node_rows(path, cache):
-            self._add_node(NodeSummary.from_row(row))
+        nodes = [NodeSummary.from_row(row) for row in self._node_rows(path, cache)]
+        for node, hostname in zip(nodes, self._hostnames(nodes), strict=True):
+            self._add_node(node, hostname)
+
+    def _hostnames(self, nodes: list[NodeSummary]) -> list[str]:
+        """The O(hostname) attribute of each node, or its (unique) node name when it has none or shares it."""
+        wanted = [getattr(node, self.get_option("hostname")) or node.name for node in nodes]
+        counts = Counter(wanted)
+        for value, count in sorted(counts.items()):
+            if count > 1:
+                self.display.warning(
+                    f"chef inventory: {count} nodes have {value!r}: they are named by node name"
+                )
+        return [value if counts[value] == 1 else node.name for node, value in zip(nodes, wanted, strict=True)]
 
     def _node_rows(self, path: str, cache: bool) -> list[dict]:
         """The partial-search rows, from the cache when it is on and fresh."""
@@ -195,18 +213,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 pass
         rows = self._fetch()
+        if rows is None:
+            return []
         if use_cache:
             self._cache[cache_key] = rows
         return rows
 
-    def _fetch(self) -> list[dict]:
+    def _fetch(self) -> list[dict] | None:
+        """The partial-search rows; None when the server cannot be read and O(on_error) is V(empty)."""
         settings = ChefSettings(**{name: self.get_option(name) for name in _CONNECTION_OPTIONS})
         try:
             with ChefClient.from_settings(settings) as client:
                 query, attributes = self.get_option("query"), self.get_option("attributes")
                 return summary_rows(client, query, attributes, rows=self.get_option("rows"))
         except (ChefError, ValueError) as exc:
-            raise AnsibleParserError(f"chef inventory {settings.server_url}: {exc}") from None
+            message = f"chef inventory {settings.server_url}: {exc}"
+            if self.get_option("on_error") == "empty":
+                self.display.warning(f"{message}; on_error is 'empty': this source adds no hosts")
+                return None
+            raise AnsibleParserError(message) from None
 
     def _host_vars(self, node: NodeSummary) -> dict:
         fields = {
@@ -237,8 +262,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             groups += [self.get_option("tag_group_prefix") + tag for tag in node.tags]
         return [self._sanitize_group_name(group) for group in groups]
 
-    def _add_node(self, node: NodeSummary) -> None:
-        hostname = getattr(node, self.get_option("hostname")) or node.name
+    def _add_node(self, node: NodeSummary, hostname: str) -> None:
         host = self.inventory.add_host(wrap_var(hostname))
         host_vars = self._host_vars(node)
         address = self.get_option("address")

@@ -16,6 +16,8 @@ description:
     never templated.
   - Supports the constructed options (O(compose), O(groups), O(keyed_groups)) and inventory caching.
   - Uses a YAML configuration file whose name ends with C(leaseweb.yml) or C(leaseweb.yaml).
+  - A source that cannot be read (no or a wrong key, the API down or answering an error) fails; see
+    O(on_error).
 author: cdn-infra team (@cdn-infra)
 requirements:
   - python >= 3.11
@@ -23,6 +25,7 @@ requirements:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - cdn.infra.inventory_source
 options:
   plugin:
     description: Marks this file as a configuration of this plugin.
@@ -52,8 +55,12 @@ options:
     default: {}
   hostnames:
     description:
-      - What names a host, in order of preference; the first one a server has, and no other server took
-        already, wins. C(reference), C(id), C(public_ip) or C(serial_number).
+      - What names a host, in order of preference. C(reference), C(id), C(public_ip) or C(serial_number).
+      - A server is named by the first of these it has that is a valid host name (letters, digits, C(-),
+        C(_) and C(.), at most 253 characters, not starting with C(-) or C(.)) and that no other server of the
+        source has too. A value two servers share (a reference given twice) names neither of them, whatever
+        order the API lists them in (both fall through to the next source, and a warning names them). The id,
+        unique and valid, is the last resort.
     type: list
     elements: str
     default: [reference, id]
@@ -98,6 +105,8 @@ cache_connection: ~/.cache/cdn-infra/leaseweb-inventory
 cache_timeout: 3600
 """
 
+import re
+from collections import Counter
 from typing import Any
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -113,6 +122,9 @@ except ImportError:
 
 CONFIG_SUFFIXES = ("leaseweb.yml", "leaseweb.yaml")
 CONNECT_WITH = {"public_ip": "public", "internal_ip": "internal", "remote_management_ip": "remoteManagement"}
+# What a host name may be: DNS-like labels (underscores allowed, as in Ansible's own names), no spaces,
+# slashes, colons or brackets that would break host patterns.
+HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 
 
 def host_facts(server: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +158,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith(CONFIG_SUFFIXES)
 
-    def _fetch(self) -> list[dict[str, Any]]:
+    def _fetch(self) -> list[dict[str, Any]] | None:
+        """The servers from the API; None when the source cannot be read and O(on_error) is V(empty)."""
         if not HAS_LEASEWEB_API:
             raise AnsibleError("the leaseweb inventory plugin needs leaseweb_api (this repository's src/)")
         filters = self.get_option("filters") or {}
@@ -156,8 +169,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.get_option("api_key"), self.get_option("base_url"), timeout=(min(10.0, timeout), timeout)
             ) as client:
                 return [server.to_dict() for server in client.list_servers(**filters)]
-        except (LeasewebError, TypeError) as exc:
-            raise AnsibleParserError(f"LeaseWeb inventory: {exc}") from exc
+        except TypeError as exc:  # a filter the API does not have: the file is wrong, whatever on_error says
+            raise AnsibleParserError(f"LeaseWeb inventory: filters: {exc}") from None
+        except LeasewebError as exc:
+            message = f"LeaseWeb inventory: {exc}"
+            if self.get_option("on_error") == "empty":
+                self.display.warning(f"{message}; on_error is 'empty': this source adds no hosts")
+                return None
+            raise AnsibleParserError(message) from None
 
     def _servers(self, path: str, cache: bool) -> list[dict[str, Any]]:
         """From the cache when allowed and filled; from the API otherwise (then the cache is refreshed)."""
@@ -169,29 +188,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 pass
         servers = self._fetch()
+        if servers is None:
+            return []
         if self.get_option("cache"):
             self._cache[key] = servers
         return servers
 
-    def _name(self, facts: dict[str, Any], taken: set[str]) -> str:
-        for source in self.get_option("hostnames"):
-            name = facts.get(source)
-            if name and str(name) not in taken:
-                return str(name)
-        return str(facts["id"])
+    def _candidates(self, facts: dict[str, Any]) -> list[str]:
+        """A server's possible names, in the order of O(hostnames), its id last (the last resort)."""
+        values = [str(facts[source]) for source in self.get_option("hostnames") if facts.get(source)]
+        return list(dict.fromkeys([*values, str(facts["id"])]))
+
+    def _names(self, all_facts: list[dict[str, Any]]) -> list[str]:
+        """Each server's host name: its first candidate that is a valid name no other server has among its
+        candidates; else its id. Independent of the order the API lists the servers in."""
+        candidates = [self._candidates(facts) for facts in all_facts]
+        counts = Counter(name for names in candidates for name in names)
+        for name, count in sorted(counts.items()):
+            if count > 1:
+                self.display.warning(
+                    f"LeaseWeb inventory: {count} servers have {name!r}; it names none of them"
+                )
+        return [
+            next((name for name in names if counts[name] == 1 and HOST_NAME.fullmatch(name)), names[-1])
+            for names in candidates
+        ]
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
-        servers = self._servers(path, cache)
+        all_facts = [host_facts(server) for server in self._servers(path, cache)]
         group = self.inventory.add_group(self.get_option("group"))
         prefix = self.get_option("var_prefix")
         strict = self.get_option("strict")
-        taken: set[str] = set()
-        for server in servers:
-            facts = host_facts(server)
-            name = self._name(facts, taken)
-            taken.add(name)
+        for facts, name in zip(all_facts, self._names(all_facts), strict=True):
             self.inventory.add_host(name, group=group)
             for key, value in facts.items():
                 self.inventory.set_variable(name, prefix + key, wrap_var(value))

@@ -1,5 +1,6 @@
 """Client for LeaseWeb's Dedicated Server API (v2, v1 leases); the simulator is `leaseweb_api.simulator`."""
 
+from leaseweb_api.bootfile import bootfile_problem
 from leaseweb_api.client import LeasewebClient
 from leaseweb_api.errors import (
     ApiError,
@@ -15,7 +16,18 @@ from leaseweb_api.errors import (
     ServerError,
     TransportError,
 )
-from leaseweb_api.models import CatalogEntry, InterfaceStatus, Job, Lease, PowerInfo, Server, Task, V1Lease
+from leaseweb_api.models import (
+    CatalogEntry,
+    Credential,
+    HardwareReport,
+    InterfaceStatus,
+    Job,
+    Lease,
+    PowerInfo,
+    Server,
+    Task,
+    V1Lease,
+)
 from leaseweb_api.retry import RetryEvent, RetryPolicy
 
 __all__ = [
@@ -25,7 +37,9 @@ __all__ = [
     "CatalogEntry",
     "ConfigurationError",
     "ConflictError",
+    "Credential",
     "ForbiddenError",
+    "HardwareReport",
     "InterfaceStatus",
     "Job",
     "Lease",
@@ -42,4 +56,5 @@ __all__ = [
     "Task",
     "TransportError",
     "V1Lease",
+    "bootfile_problem",
 ]

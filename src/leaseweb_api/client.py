@@ -8,7 +8,17 @@ from urllib.parse import quote
 
 import requests
 
-from leaseweb_api.models import CatalogEntry, InterfaceStatus, Job, Lease, PowerInfo, Server, V1Lease
+from leaseweb_api.models import (
+    CatalogEntry,
+    Credential,
+    HardwareReport,
+    InterfaceStatus,
+    Job,
+    Lease,
+    PowerInfo,
+    Server,
+    V1Lease,
+)
 from leaseweb_api.retry import RetryPolicy
 from leaseweb_api.transport import DEFAULT_TIMEOUT, Timeout, Transport
 
@@ -36,6 +46,8 @@ RESCUE_OPTIONS = {
     "callback_url": "callbackUrl",
     "power_cycle": "powerCycle",
 }
+# ipmiReset and hardwareScan.
+MAINTENANCE_OPTIONS = {"power_cycle": "powerCycle", "callback_url": "callbackUrl"}
 SERVER_FILTERS = {
     "reference": "reference",
     "ip": "ip",
@@ -112,6 +124,18 @@ class LeasewebClient:
     def list_network_interfaces(self, server_id: str) -> list[InterfaceStatus]:
         path = self._server_path(server_id, "networkInterfaces")
         return [InterfaceStatus.from_api(item) for item in self._items(path, "networkInterfaces")]
+
+    def open_network_interfaces(self, server_id: str, kind: str | None = None) -> None:
+        """Open the switch port of one interface (public, internal, remoteManagement), or of all of them."""
+        self._set_network_interfaces(server_id, kind, "open")
+
+    def close_network_interfaces(self, server_id: str, kind: str | None = None) -> None:
+        self._set_network_interfaces(server_id, kind, "close")
+
+    def _set_network_interfaces(self, server_id: str, kind: str | None, action: str) -> None:
+        parts = ["networkInterfaces", *([quote(kind, safe="")] if kind else []), action]
+        # Opening an open port (or closing a closed one) changes nothing: a lost answer is simply sent again.
+        self.transport.request("POST", self._server_path(server_id, *parts), reconcile=lambda: False)
 
     # DHCP leases, v2: one reservation per server, on its public interface
 
@@ -238,6 +262,28 @@ class LeasewebClient:
         body = _body(options, RESCUE_OPTIONS, {"rescueImageId": rescue_image_id})
         return self._start_job(server_id, "rescueMode", "rescueMode", body)
 
+    def ipmi_reset(
+        self, server_id: str, *, power_cycle: bool | None = None, callback_url: str | None = None
+    ) -> Job:
+        """Reset the server's IPMI interface to LeaseWeb's settings (a job; it power-cycles by default)."""
+        body = _body({"power_cycle": power_cycle, "callback_url": callback_url}, MAINTENANCE_OPTIONS, {})
+        return self._start_job(server_id, "ipmiReset", "ipmiReset", body)
+
+    def hardware_scan(
+        self, server_id: str, *, power_cycle: bool | None = None, callback_url: str | None = None
+    ) -> Job:
+        """Scan the server's hardware (a job that boots a scanner); the report: `hardware_info`."""
+        body = _body({"power_cycle": power_cycle, "callback_url": callback_url}, MAINTENANCE_OPTIONS, {})
+        return self._start_job(server_id, "hardwareScan", "hardwareScan", body)
+
+    def hardware_info(self, server_id: str) -> HardwareReport:
+        return HardwareReport.from_api(self.transport.get_json(self._server_path(server_id, "hardwareInfo")))
+
+    def retry_job(self, server_id: str, job_id: str) -> Job:
+        """Run a failed, canceled or expired job again. A lost answer is raised (`may_have_applied`)."""
+        path = self._server_path(server_id, "jobs", quote(job_id, safe=""), "retry")
+        return Job.from_api(self.transport.call_json("POST", path))
+
     def cancel_active_job(self, server_id: str) -> Job:
         """Cancel the running job (its onfail flow runs, often a reboot)."""
         return Job.from_api(self.transport.call_json("POST", self._server_path(server_id, "cancelActiveJob")))
@@ -245,6 +291,50 @@ class LeasewebClient:
     def expire_active_job(self, server_id: str) -> Job:
         """Mark the running job expired without touching the server."""
         return Job.from_api(self.transport.call_json("POST", self._server_path(server_id, "expireActiveJob")))
+
+    # Credentials
+
+    def list_credentials(self, server_id: str, credential_type: str | None = None) -> list[Credential]:
+        """The credentials LeaseWeb keeps (type and username; lists carry no passwords)."""
+        parts = ["credentials", *([quote(credential_type, safe="")] if credential_type else [])]
+        path = self._server_path(server_id, *parts)
+        return [Credential.from_api(item) for item in self._items(path, "credentials")]
+
+    def _credential_path(self, server_id: str, credential_type: str, username: str) -> str:
+        return self._server_path(
+            server_id, "credentials", quote(credential_type, safe=""), quote(username, safe="")
+        )
+
+    def get_credential(self, server_id: str, credential_type: str, username: str) -> Credential:
+        """One credential with its password."""
+        path = self._credential_path(server_id, credential_type, username)
+        return Credential.from_api(self.transport.get_json(path))
+
+    def create_credential(
+        self, server_id: str, credential_type: str, username: str, password: str
+    ) -> Credential:
+        body = {"type": credential_type, "username": username, "password": password}
+
+        def exists() -> bool:
+            return any(c.username == username for c in self.list_credentials(server_id, credential_type))
+
+        response = self.transport.request(
+            "POST", self._server_path(server_id, "credentials"), json=body, reconcile=exists
+        )
+        return (
+            Credential.from_api(response.json())
+            if response is not None
+            else Credential(credential_type, username)
+        )
+
+    def update_credential(
+        self, server_id: str, credential_type: str, username: str, password: str
+    ) -> Credential:
+        path = self._credential_path(server_id, credential_type, username)
+        return Credential.from_api(self.transport.call_json("PUT", path, json={"password": password}))
+
+    def delete_credential(self, server_id: str, credential_type: str, username: str) -> None:
+        self.transport.request("DELETE", self._credential_path(server_id, credential_type, username))
 
     # Catalogs
 

@@ -37,6 +37,19 @@ class TransportError(LeasewebError):
         self.attempts = attempts
         self.may_have_applied = may_have_applied
 
+    def __str__(self) -> str:
+        return super().__str__() + _outcome_note(self.attempts, None, self.may_have_applied)
+
+
+def _outcome_note(attempts: int, retry_after: float | None, may_have_applied: bool) -> str:
+    """What the operator needs to know beyond the error itself: how often it was tried, what may have run."""
+    note = f" (after {attempts} attempts)" if attempts > 1 else ""
+    if retry_after is not None:
+        note += f" (the last answer asked to retry after {retry_after:g} s)"
+    if may_have_applied:
+        note += " (the request may have been carried out: check the server's state before repeating it)"
+    return note
+
 
 class ProtocolError(LeasewebError):
     """The API answered successfully with something the client cannot read."""
@@ -83,9 +96,7 @@ class ApiError(LeasewebError):
             text += f" ({'; '.join(details)})"
         if self.correlation_id:
             text += f" [correlation id {self.correlation_id}]"
-        if self.may_have_applied:
-            text += " (the request may have been carried out: check the server's state before repeating it)"
-        return text
+        return text + _outcome_note(self.attempts, self.retry_after, self.may_have_applied)
 
     def detail_messages(self) -> list[str]:
         """`errorDetails` flattened to "field: message" lines, whatever its shape."""
@@ -103,6 +114,8 @@ class ApiError(LeasewebError):
             "method": self.method,
             "url": self.url,
             "attempts": self.attempts,
+            "retry_after": self.retry_after,
+            "may_have_applied": self.may_have_applied,
         }
 
 

@@ -28,6 +28,11 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _count(value: Any) -> int:
+    """A count the API sends as a string of digits; 0 when it is anything else."""
+    return int(value) if str(value).isdigit() else 0
+
+
 def _camel(name: str) -> str:
     first, *rest = name.split("_")
     return first + "".join(part.title() for part in rest)
@@ -355,3 +360,75 @@ class CatalogEntry(Record):
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> CatalogEntry:
         return cls(id=str(data["id"]), name=_str(data.get("name")))
+
+
+# The spec's credentialType.
+CREDENTIAL_TYPES = (
+    "OPERATING_SYSTEM",
+    "RESCUE_MODE",
+    "REMOTE_MANAGEMENT",
+    "CONTROL_PANEL",
+    "SWITCH",
+    "PDU",
+    "FIREWALL",
+    "LOAD_BALANCER",
+    "VNC",
+    "TEMPORARY_OPERATING_SYSTEM",
+    "VPN_USER",
+    "COMBINATION_LOCK",
+    "DATABASE",
+)
+
+
+@dataclass(frozen=True)
+class Credential(Record):
+    """A credential LeaseWeb keeps for a server; `password` is None when the API listed it without one.
+
+    The password never shows in `repr` (a traceback or a log line of the record does not print it).
+    """
+
+    type: str
+    username: str
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Credential:
+        return cls(
+            type=str(data["type"]), username=str(data["username"]), password=_str(data.get("password"))
+        )
+
+
+@dataclass(frozen=True)
+class HardwareReport(Record):
+    """The result of the server's last hardware scan, as LeaseWeb's scanner reported it."""
+
+    id: str | None
+    server_id: str | None
+    scanned_at: str | None
+    parser_version: str | None
+    result: dict[str, Any]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> HardwareReport:
+        return cls(
+            id=_str(data.get("id")),
+            server_id=_str(data.get("serverId")),
+            scanned_at=_str(data.get("scannedAt")),
+            parser_version=_str(data.get("parserVersion")),
+            result=_dict(data.get("result")),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What identifies the hardware, to compare two scans: chassis serial, CPUs, memory, disks, MACs."""
+        result = self.result
+        return {
+            "chassis_serial": _dict(result.get("chassis")).get("serial"),
+            "cpus": sorted(str(_dict(cpu).get("description")) for cpu in _list(result.get("cpu"))),
+            "memory_bytes": sum(
+                _count(_dict(bank).get("size_bytes")) for bank in _list(result.get("memory"))
+            ),
+            "disks": sorted(str(_dict(disk).get("serial_number")) for disk in _list(result.get("disks"))),
+            "macs": sorted(
+                str(_dict(nic).get("mac_address")).lower() for nic in _list(result.get("network"))
+            ),
+        }

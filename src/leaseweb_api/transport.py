@@ -43,9 +43,18 @@ Failure = ApiError | TransportError
 
 
 def resolve_api_key(api_key: str | None) -> str:
-    key = api_key or os.environ.get(API_KEY_ENV, "")
+    """The key without surrounding whitespace (a vault string made with `echo` ends in a newline).
+
+    A key with whitespace or control characters inside is refused; no message ever quotes the key.
+    """
+    key = (api_key or os.environ.get(API_KEY_ENV, "")).strip()
     if not key:
         raise ConfigurationError(f"no LeaseWeb API key: pass api_key or set {API_KEY_ENV}")
+    if not key.isascii() or not key.isprintable() or any(char.isspace() for char in key):
+        raise ConfigurationError(
+            "the LeaseWeb API key contains whitespace, control or non-ASCII characters inside it"
+            " (not shown); LeaseWeb's keys have none: check how it was stored"
+        )
     return key
 
 
@@ -118,6 +127,7 @@ class Transport:
         method = method.upper()
         url = self.url(path)
         idempotent = method in IDEMPOTENT_METHODS
+        last_retry_after: float | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             failure: Failure | None = None
             retry_after: float | None = None
@@ -139,13 +149,15 @@ class Transport:
                 if response.ok:
                     return response
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is not None:
+                    last_retry_after = retry_after
                 safe = idempotent or response.status_code in REFUSED_STATUSES
                 failure = api_error_from_response(
                     response,
                     method=method,
                     url=url,
                     attempts=attempt,
-                    retry_after=retry_after,
+                    retry_after=last_retry_after,
                     may_have_applied=not safe and response.status_code in self.retry.statuses,
                 )
                 if response.status_code not in self.retry.statuses:

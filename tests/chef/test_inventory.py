@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +132,68 @@ def test_cache_serves_until_flushed(goiardi: Goiardi, fleet, tmp_path):
 def test_a_wrong_key_fails_the_source_with_the_servers_message(
     goiardi: Goiardi, fleet, stranger_key, tmp_path
 ):
+    """With nothing but the repository's ansible.cfg: the run fails, and the plugin was tried once."""
     config = _config(tmp_path / "lab.chef.yml", fleet)
-    env = {**goiardi.env("admin", stranger_key), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True"}
+    env = goiardi.env("admin", stranger_key)
     run = run_ansible(["ansible-inventory", "-i", str(config), "--graph"], env, json_output=False)
     assert run.returncode != 0
     assert "HTTP 401: crypto/rsa: verification error" in run.output
+    # Tried once, by the plugin itself, not again through `auto`.
+    assert (
+        run.output.count(
+            "Failed to parse inventory with 'ansible_collections.cdn.infra.plugins.inventory.chef'"
+        )
+        == 2
+    )
+    assert "inventory.auto" not in run.output
     assert "PRIVATE KEY" not in run.output
+
+
+def _unreachable_config(tmp_path: Path, fleet, **options: Any) -> Path:
+    """A server URL on a port nothing listens on (a socket bound, never listening, holds it)."""
+    return _config(
+        tmp_path / "down.chef.yml", fleet, server_url=f"http://127.0.0.1:{_closed_port()}", **options
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_server_that_is_down_fails_the_play_instead_of_running_it_on_no_hosts(
+    goiardi: Goiardi, fleet, tmp_path
+):
+    config = _unreachable_config(tmp_path, fleet)
+    run = run_ansible(
+        ["ansible", "-i", str(config), "all", "-m", "ansible.builtin.ping"], goiardi.env(), json_output=False
+    )
+    assert run.returncode != 0
+    assert "chef inventory http://127.0.0.1:" in run.output
+    assert "Completely failed to parse inventory source" in run.output
+
+
+def test_on_error_empty_goes_on_with_no_hosts_and_a_warning(goiardi: Goiardi, fleet, tmp_path):
+    config = _unreachable_config(tmp_path, fleet, on_error="empty")
+    run = run_ansible(["ansible-inventory", "-i", str(config), "--list"], goiardi.env(), json_output=False)
+    assert run.returncode == 0, run.output
+    assert "on_error is 'empty': this source adds no hosts" in run.output
+    assert json.loads(run.stdout)["_meta"]["hostvars"] == {}
+
+
+def test_nodes_sharing_an_fqdn_are_named_by_node_name(goiardi: Goiardi, tmp_path):
+    suffix = unique("twin")
+    names = [f"a-{suffix}", f"b-{suffix}"]
+    environment = f"twins_{suffix}"
+    for name in names:
+        _seed(goiardi, name, environment, ["role[edge]"], fqdn="same.example.net")
+    config = _config(
+        tmp_path / "fqdn.chef.yml", {"prod": environment, "staging": environment}, hostname="fqdn"
+    )
+    run = _inventory(config, goiardi.env(), "--list")
+    assert sorted(json.loads(run.stdout)["_meta"]["hostvars"]) == sorted(names)
+    assert "2 nodes have 'same.example.net': they are named by node name" in run.output
 
 
 def test_the_example_config_and_the_plugin_documentation():

@@ -143,3 +143,9 @@ def _describe(exc: Exception) -> str:
 def in_spec(exchange: dict[str, Any]) -> bool:
     """v1 calls are not part of this spec."""
     return exchange["path"].startswith(PREFIX + "/")
+
+
+def simulator_problems(exchanges: list[dict[str, Any]]) -> list[str]:
+    """What does not fit the spec in a simulator's exchanges (those in the spec, without injected faults)."""
+    checked = [e for e in exchanges if in_spec(e) and e["fault"] is None]
+    return [p for e in checked for p in request_problems(e) + response_problems(e)]

@@ -104,11 +104,67 @@ def test_cache_serves_until_flushed(sim, client, tmp_path):
     assert "edge-sin-01" in _graph(sim, config, "--flush-cache")["leaseweb"]
 
 
-def test_api_errors_are_reported(sim):
+PLUGIN_FAILED = "Failed to parse inventory with 'ansible_collections.cdn.infra.plugins.inventory.leaseweb'"
+
+
+def _listings(sim) -> int:
+    return len([e for e in sim.exchanges() if e["path"] == "/bareMetals/v2/servers"])
+
+
+def test_a_source_without_a_key_fails_the_run(sim):
     done = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--graph", key_in_env=False)
+    assert done.returncode != 0
     assert "LeaseWeb inventory: no LeaseWeb API key" in done.stderr
     env_key = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--list")
     assert env_key.returncode == 0
+
+
+def test_a_source_the_api_refuses_fails_the_play_and_is_asked_once(sim, tmp_path):
+    """A 500 (not retried): the run fails instead of running on no hosts; `auto` does not ask again."""
+    sim.fault(status=500, path="/bareMetals/v2/servers")
+    play = tmp_path / "play.yml"
+    play.write_text(
+        "- name: Would run on no hosts\n  hosts: leaseweb\n  gather_facts: false\n  tasks:\n"
+        "    - name: Nothing\n      ansible.builtin.meta: noop\n"
+    )
+    done = run_ansible(sim, "ansible-playbook", "-i", str(CONFIG), str(play))
+    assert done.returncode != 0
+    assert "HTTP 500" in done.stderr and "Completely failed to parse inventory source" in done.stderr
+    assert done.stderr.count(PLUGIN_FAILED) == 2 and "inventory.auto" not in done.stderr  # one attempt
+    assert _listings(sim) == 1
+
+
+def test_a_wrong_key_fails_the_run(sim, tmp_path):
+    config = tmp_path / "wrong-key.leaseweb.yml"
+    config.write_text(CONFIG.read_text() + "api_key: not-the-key\n")
+    done = run_ansible(sim, "ansible-inventory", "-i", str(config), "--graph")
+    assert done.returncode != 0 and "HTTP 401" in done.stderr
+    assert "not-the-key" not in done.stdout + done.stderr
+
+
+def test_on_error_empty_goes_on_without_hosts(sim, tmp_path):
+    sim.fault(status=500, path="/bareMetals/v2/servers")
+    config = tmp_path / "lenient.leaseweb.yml"
+    config.write_text(
+        CONFIG.read_text() + "on_error: empty\ncache: true\n"
+        f"cache_plugin: ansible.builtin.jsonfile\ncache_connection: {tmp_path / 'cache'}\n"
+    )
+    done = run_ansible(sim, "ansible-inventory", "-i", str(config), "--list")
+    assert done.returncode == 0, done.stderr
+    assert "on_error is 'empty': this source adds no hosts" in done.stderr
+    assert json.loads(done.stdout)["_meta"]["hostvars"] == {}
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing cached
+
+
+def test_shared_and_invalid_references_name_no_host(sim, client):
+    """Two servers with one reference: neither is named by it; a reference no host name can be: the id."""
+    client.update_reference("10002", "edge-ams-01")
+    client.update_reference("10005", "edge sin/01")
+    done = run_ansible(sim, "ansible-inventory", "-i", str(CONFIG), "--list")
+    assert done.returncode == 0, done.stderr
+    hosts = set(json.loads(done.stdout)["_meta"]["hostvars"])
+    assert hosts == {"10001", "10002", "edge-fra-01", "db-fra-01", "10005"}
+    assert "2 servers have 'edge-ams-01'; it names none of them" in " ".join(done.stderr.split())
 
 
 def test_the_production_example_works_against_the_simulator(sim, tmp_path):

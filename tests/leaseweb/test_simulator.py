@@ -108,10 +108,10 @@ def test_lease_ttl_expires_leases(simulator_factory):
         _wait_for(lambda: api.list_leases("10001") == [])
 
 
-def test_power_changes_show_after_the_delay(client):
+def test_power_changes_show_at_once_and_a_cycle_after_the_delay(client):
     assert client.power_info("10002").status == "off"
     client.power_on("10002")
-    assert _wait_for(lambda: client.power_info("10002").is_on)
+    assert client.power_info("10002").is_on  # IPMI reports the switched chassis at once
     client.power_cycle("10001")
     # IPMI shows the server down during the cycle, then up again.
     assert client.power_info("10001").ipmi == "off"

@@ -37,13 +37,25 @@ class Simulator:
             return bool(key)
         return hmac.compare_digest(key.encode(), self._api_key.encode())
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one request; every answer carries a fresh correlation id (in error bodies too)."""
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        refused: ApiFault | None = None,
+    ) -> Reply:
+        """Answer one request; every answer carries a fresh correlation id (in error bodies too).
+
+        `refused`: the HTTP layer could not read the request (its framing); answered as that error.
+        """
         started = time.monotonic()
         correlation_id = str(uuid.uuid4())
         parts = urlsplit(target)
         fault: FaultRule | None = None
-        if parts.path == f"{ADMIN}/health":
+        if refused is not None:
+            reply = fault_reply(refused, correlation_id)
+        elif parts.path == f"{ADMIN}/health":
             reply = Reply.json(200, {"status": "ok"})
         elif not self._authorized(headers):
             reply = fault_reply(ApiFault(401), correlation_id)
@@ -134,8 +146,8 @@ class Simulator:
             data = json.loads(body or b"null")
             items: list[Any] = data if isinstance(data, list) else [data]
             rules = [rule_from_mapping(item) for item in items if isinstance(item, dict)]
-        except (ValueError, FaultSpecError) as exc:
-            raise ApiFault(400, details={"body": [str(exc)]}) from exc
+        except (ValueError, RecursionError, FaultSpecError) as exc:
+            raise ApiFault(400, details={"body": [str(exc) or type(exc).__name__]}) from exc
         if len(rules) != len(items):
             raise ApiFault(400, details={"body": ["A fault is a JSON object (or a list of them)."]})
         for rule in rules:

@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "--power-delay",
         type=float,
         default=0.0,
-        help="seconds until powerInfo shows a power change (default 0)",
+        help="seconds a powerCycle shows the server off in powerInfo (default 0)",
     )
     p.add_argument("--job-step-seconds", type=float, default=5.0, help="seconds per job task (default 5)")
     p.add_argument(

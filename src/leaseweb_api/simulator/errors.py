@@ -13,6 +13,7 @@ MESSAGES = {
     404: "Resource not found",
     405: "Method not allowed.",
     409: "The resource is in a state that does not allow this request.",
+    413: "The request body is too large.",
     429: "Too many requests. Please slow down.",
     500: "The API could not handle your request at this time.",
     502: "Bad gateway.",

@@ -29,10 +29,22 @@ TASKS: dict[str, tuple[tuple[str, str], ...]] = {
         ("boot", "Boot the rescue image"),
         ("ready", "Wait for the rescue system to come up"),
     ),
+    "ipmiReset": (
+        ("prepare", "Validate the IPMI reset request"),
+        ("ipmiReset", "Reset the IPMI interface to LeaseWeb's settings"),
+        ("powerCycle", "Power cycle the server to complete the reset"),
+    ),
+    "hardwareScan": (
+        ("powerCycle", "Power cycle the server into the hardware scanner"),
+        ("scan", "Scan the hardware"),
+        ("report", "Store the hardware report"),
+    ),
 }
 FAILURE_MESSAGES = {
     "install": "The installer exited with status 1 while installing packages",
     "rescueMode": "The server did not fetch the rescue image within the timeout",
+    "ipmiReset": "The IPMI interface did not answer after the reset",
+    "hardwareScan": "The hardware scanner did not report back within the timeout",
 }
 TERMINAL = ("FINISHED", "FAILED", "CANCELED", "EXPIRED")
 
@@ -180,3 +192,12 @@ class Job:
 
     def stop(self, how: str, now: float) -> None:
         self.stopped, self.stopped_at = how, now
+
+    def finished_at(self, now: float) -> float | None:
+        """When the job finished, if it has by `now`."""
+        end, how = self._end()
+        return end if how == "FINISHED" and now >= end else None
+
+    def retry(self, now: float) -> None:
+        """Run the job again from its first task (LeaseWeb documents no partial retry)."""
+        self.created, self.fail_at, self.stopped, self.stopped_at = now, None, None, None

@@ -163,6 +163,9 @@ class Server:
     power: Power
     lease: Lease | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    # {"type", "username", "password"}: what GET /credentials serves (without the passwords in lists).
+    credentials: list[dict[str, str]] = field(default_factory=list)
+    hardware_scanned_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -197,6 +200,8 @@ class Server:
             power=Power.from_seed(data.get("power")),
             lease=Lease.from_seed(data["lease"], now) if data.get("lease") else None,
             jobs=list(data.get("jobs") or []),
+            credentials=[_credential(item, server_id) for item in data.get("credentials") or []],
+            hardware_scanned_at=float(data.get("hardwareScannedAt", now)),
             extra=dict(data.get("extra") or {}),
         )
 
@@ -219,12 +224,23 @@ class Server:
             "power": self.power.to_seed(),
             "lease": self.lease.to_seed() if self.lease else None,
             "jobs": self.jobs,
+            "credentials": self.credentials,
+            "hardwareScannedAt": self.hardware_scanned_at,
             "extra": self.extra,
         }
 
     @property
     def public(self) -> Interface | None:
         return self.interfaces.get("public")
+
+    @property
+    def private_network_capable(self) -> bool:
+        return self.features.get("privateNetwork", False)
+
+    @property
+    def private_network_enabled(self) -> bool:
+        """Private networks are not simulated, so no server is in one."""
+        return False
 
     def matches(
         self,
@@ -234,16 +250,31 @@ class Server:
         mac: str | None = None,
         site: str | None = None,
         rack_id: str | None = None,
+        private_network_capable: bool | None = None,
+        private_network_enabled: bool | None = None,
     ) -> bool:
-        """The list endpoint's filters; IP and MAC match any interface, MAC case-insensitively."""
+        """The list endpoint's filters; IP and MAC match any interface, MAC in any of the API's spellings."""
         nics = self.interfaces.values()
         return (
             (reference is None or self.reference == reference)
             and (ip is None or any(nic.ip == ip for nic in nics))
-            and (mac is None or any((nic.mac or "").lower() == mac.lower() for nic in nics))
+            and (mac is None or any(mac_digits(nic.mac or "") == mac_digits(mac) for nic in nics))
             and (site is None or self.site == site)
             and (rack_id is None or self.rack_id == rack_id)
+            and (private_network_capable in (None, self.private_network_capable))
+            and (private_network_enabled in (None, self.private_network_enabled))
         )
+
+
+def _credential(item: Any, server_id: str) -> dict[str, str]:
+    if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("type", "username")):
+        raise SeedError(f"server {server_id}: a credential needs a type and a username: {item!r}")
+    return {"type": item["type"], "username": item["username"], "password": str(item.get("password", ""))}
+
+
+def mac_digits(mac: str) -> str:
+    """A MAC address as 12 lower-case hex digits: AA:BB:.., aa-bb-.. and aabb.ccdd.eeff are the same."""
+    return "".join(char for char in mac.lower() if char in "0123456789abcdef")
 
 
 def catalog(data: dict[str, Any], key: str, default: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,10 @@ from leaseweb_api.simulator.state import POWER_ACTIONS, SimState
 V2 = "/bareMetals/v2"
 SERVER = V2 + "/servers/{server_id}"
 V1_LEASES = "/v1/bareMetals/{server_id}/leases"
+# The spec's pattern for a MAC (colons or dashes, or Cisco's dotted form), matched against the whole value.
 MAC_PATTERN = re.compile(
-    r"([0-9A-Fa-f]{2}[:-]){5}([0-9A-Fa-f]{2})|([0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})$"
+    r"(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}|(?:[0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2}"
+    r"|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}"
 )
 INTERFACE_KINDS = ("public", "internal", "remoteManagement")
 
@@ -37,6 +40,8 @@ class ApiRequest:
             return json.loads(self.body or b"null")
         except ValueError as exc:
             raise ApiFault(400, details={"body": ["The request body is not valid JSON."]}) from exc
+        except RecursionError as exc:  # a body nested deeper than the parser goes
+            raise ApiFault(400, details={"body": ["The request body is nested too deeply."]}) from exc
 
     def form_or_json(self) -> Any:
         """v1 clients sent form bodies; later ones JSON."""
@@ -60,7 +65,7 @@ def _page(state: SimState, req: ApiRequest, key: str, items: list[dict[str, Any]
     )
 
 
-def _filters(req: ApiRequest) -> dict[str, str | None]:
+def _filters(req: ApiRequest) -> dict[str, Any]:
     ip, mac = req.arg("ip"), req.arg("macAddress")
     errors: dict[str, list[str]] = {}
     if ip is not None:
@@ -68,7 +73,7 @@ def _filters(req: ApiRequest) -> dict[str, str | None]:
             ipaddress.IPv4Address(ip)
         except ValueError:
             errors["ip"] = ["This value is not a valid IPv4 address."]
-    if mac is not None and not MAC_PATTERN.match(mac):
+    if mac is not None and not MAC_PATTERN.fullmatch(mac):
         errors["macAddress"] = ["This value is not a valid MAC address."]
     if errors:
         raise ApiFault(400, details=errors)
@@ -78,6 +83,8 @@ def _filters(req: ApiRequest) -> dict[str, str | None]:
         "mac": mac,
         "site": req.arg("site"),
         "rack_id": req.arg("privateRackId"),
+        "private_network_capable": validation.query_bool(req.query, "privateNetworkCapable"),
+        "private_network_enabled": validation.query_bool(req.query, "privateNetworkEnabled"),
     }
 
 
@@ -161,7 +168,8 @@ def install(state: SimState, req: ApiRequest, server_id: str) -> Reply:
     # Secrets never show up in a job's payload.
     payload = {key: value for key, value in body.items() if key not in ("password", "postInstallScript")}
     payload.setdefault("powerCycle", True)
-    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs))
+    root = ("OPERATING_SYSTEM", body.get("password") or secrets.token_urlsafe(12))
+    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs, root))
 
 
 def rescue_mode(state: SimState, req: ApiRequest, server_id: str) -> Reply:
@@ -173,7 +181,57 @@ def rescue_mode(state: SimState, req: ApiRequest, server_id: str) -> Reply:
         )
     payload = {key: value for key, value in body.items() if key not in ("password", "postInstallScript")}
     payload.setdefault("powerCycle", True)
-    return Reply.json(202, state.start_job(server_id, "rescueMode", payload, req.fail_jobs))
+    root = ("RESCUE_MODE", body.get("password") or secrets.token_urlsafe(12))
+    return Reply.json(202, state.start_job(server_id, "rescueMode", payload, req.fail_jobs, root))
+
+
+def _maintenance_job(job_type: str) -> Handler:
+    """ipmiReset and hardwareScan: an optional body with callbackUrl and powerCycle (default true)."""
+
+    def handler(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+        state.server(server_id)
+        body = validation.validate(req.json() if req.body else {}, validation.MAINTENANCE_JOB)
+        payload = {"powerCycle": True, **body}
+        return Reply.json(202, state.start_job(server_id, job_type, payload, req.fail_jobs))
+
+    return handler
+
+
+def retry_job(state: SimState, req: ApiRequest, server_id: str, job_id: str) -> Reply:
+    return Reply.json(200, state.retry_job(server_id, job_id))
+
+
+def hardware_info(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+    return Reply.json(200, state.hardware_info(server_id))
+
+
+def list_credentials(state: SimState, req: ApiRequest, server_id: str, kind: str | None = None) -> Reply:
+    found = state.credentials(server_id, validation.credential_type(kind) if kind else None)
+    return _page(state, req, "credentials", found)
+
+
+def create_credential(state: SimState, req: ApiRequest, server_id: str) -> Reply:
+    state.server(server_id)
+    body = validation.validate(req.json(), validation.CREDENTIAL)
+    return Reply.json(
+        200, state.create_credential(server_id, body["type"], body["username"], body["password"])
+    )
+
+
+def get_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    return Reply.json(200, state.credential(server_id, validation.credential_type(kind), username))
+
+
+def update_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    state.server(server_id)
+    body = validation.validate(req.json(), validation.CREDENTIAL_UPDATE)
+    kind = validation.credential_type(kind)
+    return Reply.json(200, state.update_credential(server_id, kind, username, body["password"]))
+
+
+def delete_credential(state: SimState, req: ApiRequest, server_id: str, kind: str, username: str) -> Reply:
+    state.delete_credential(server_id, validation.credential_type(kind), username)
+    return Reply.empty()
 
 
 def list_jobs(state: SimState, req: ApiRequest, server_id: str) -> Reply:
@@ -245,6 +303,16 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", SERVER + "/rescueMode", rescue_mode),
     ("GET", SERVER + "/jobs", list_jobs),
     ("GET", SERVER + "/jobs/{job_id}", get_job),
+    ("POST", SERVER + "/jobs/{job_id}/retry", retry_job),
+    ("POST", SERVER + "/ipmiReset", _maintenance_job("ipmiReset")),
+    ("POST", SERVER + "/hardwareScan", _maintenance_job("hardwareScan")),
+    ("GET", SERVER + "/hardwareInfo", hardware_info),
+    ("GET", SERVER + "/credentials", list_credentials),
+    ("POST", SERVER + "/credentials", create_credential),
+    ("GET", SERVER + "/credentials/{kind}", list_credentials),
+    ("GET", SERVER + "/credentials/{kind}/{username}", get_credential),
+    ("PUT", SERVER + "/credentials/{kind}/{username}", update_credential),
+    ("DELETE", SERVER + "/credentials/{kind}/{username}", delete_credential),
     ("POST", SERVER + "/cancelActiveJob", _stop_job("CANCELED")),
     ("POST", SERVER + "/expireActiveJob", _stop_job("EXPIRED")),
     ("GET", V2 + "/operatingSystems", operating_systems),

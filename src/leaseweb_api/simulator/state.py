@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leaseweb_api.simulator import render
+from leaseweb_api.simulator import hardware, render
 from leaseweb_api.simulator.errors import ApiFault
 from leaseweb_api.simulator.jobs import Job
 from leaseweb_api.simulator.records import (
@@ -36,7 +36,7 @@ POWER_ACTIONS = ("powerCycle", "powerOn", "powerOff")
 class Behaviour:
     """Knobs for what the spec leaves open."""
 
-    power_delay: float = 0.0  # seconds until powerInfo shows the new state
+    power_delay: float = 0.0  # seconds a power cycle shows the server off in powerInfo
     job_step: float = 5.0  # seconds per job task
     lease_ttl: float | None = None  # the unconfirmed "24 h expiry"; off by default
     on_existing_lease: str = "replace"  # POST /leases over an existing one: replace or conflict (409)
@@ -210,8 +210,13 @@ class SimState:
             was_on = power.status == "on" and power.target != "off"
             target = "off" if action == "powerOff" else "on"
             if action == "powerCycle":
-                power.status = "off"  # IPMI sees the server down until it is back
-            power.target, power.settles_at = target, now + self.behaviour.power_delay
+                # IPMI sees the server down for power_delay seconds, then up again.
+                power.status = "off"
+                power.target, power.settles_at = target, now + self.behaviour.power_delay
+            else:
+                # A BMC reports the chassis power state as soon as it switched it: a read right after
+                # powerOn/powerOff shows the new state (a second `off` must not send powerOff again).
+                power.status, power.target, power.settles_at = target, None, None
             power.settle(now)
             boots = action == "powerCycle" or (action == "powerOn" and not was_on)
             if boots and server.lease is not None:
@@ -261,7 +266,15 @@ class SimState:
     def _active(self, server_id: str, now: float) -> Job | None:
         return next((job for job in self._jobs[server_id] if job.is_running(now)), None)
 
-    def start_job(self, server_id: str, job_type: str, payload: dict[str, Any], fail: bool) -> dict[str, Any]:
+    def start_job(
+        self,
+        server_id: str,
+        job_type: str,
+        payload: dict[str, Any],
+        fail: bool,
+        root_credential: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Start a job; `root_credential` (type, password): the root password the job sets."""
         with self._change() as now:
             server = self._server(server_id)
             if not server.features.get("automation", False):
@@ -297,6 +310,8 @@ class SimState:
                 fail,
             )
             self._jobs[server_id].insert(0, job)
+            if root_credential is not None:
+                self._set_root_credential(server, *root_credential)
             return job.render(now)
 
     def jobs(
@@ -330,6 +345,84 @@ class SimState:
                 raise ApiFault(404, "There is no active job for this server.")
             job.stop(how, now)
             return job.render(now)
+
+    def retry_job(self, server_id: str, job_id: str) -> dict[str, Any]:
+        with self._change() as now:
+            self._server(server_id)
+            job = next((job for job in self._jobs[server_id] if job.uuid == job_id), None)
+            if job is None:
+                raise ApiFault(404)
+            if job.status(now) not in ("FAILED", "CANCELED", "EXPIRED"):
+                raise ApiFault(
+                    400,
+                    f"Job {job_id} is {job.status(now)}: only a failed, canceled or expired job is retried",
+                )
+            active = self._active(server_id, now)
+            if active is not None:
+                raise ApiFault(409, f"Job {active.uuid} ({active.type}) is still running on this server.")
+            job.retry(now)
+            return job.render(now)
+
+    # Hardware
+
+    def hardware_info(self, server_id: str) -> dict[str, Any]:
+        """The report of the last finished hardware scan (or the one LeaseWeb made at delivery)."""
+        with self._lock:
+            server = self._server(server_id)
+            now = self._clock()
+            scans = [job.finished_at(now) for job in self._jobs[server_id] if job.type == "hardwareScan"]
+            return hardware.report(
+                server, max([t for t in scans if t is not None], default=server.hardware_scanned_at)
+            )
+
+    # Credentials
+
+    def _credential(self, server: Server, kind: str, username: str) -> dict[str, str]:
+        found = next((c for c in server.credentials if (c["type"], c["username"]) == (kind, username)), None)
+        if found is None:
+            raise ApiFault(404)
+        return found
+
+    def credentials(self, server_id: str, kind: str | None = None) -> list[dict[str, str]]:
+        """Without the passwords, as the list endpoints serve them."""
+        with self._lock:
+            server = self._server(server_id)
+            return [
+                {"type": c["type"], "username": c["username"]}
+                for c in server.credentials
+                if kind is None or c["type"] == kind
+            ]
+
+    def credential(self, server_id: str, kind: str, username: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._credential(self._server(server_id), kind, username))
+
+    def create_credential(self, server_id: str, kind: str, username: str, password: str) -> dict[str, str]:
+        with self._change():
+            server = self._server(server_id)
+            if any((c["type"], c["username"]) == (kind, username) for c in server.credentials):
+                raise ApiFault(409, f"A {kind} credential for {username!r} exists already.")
+            credential = {"type": kind, "username": username, "password": password}
+            server.credentials.append(credential)
+            return dict(credential)
+
+    def update_credential(self, server_id: str, kind: str, username: str, password: str) -> dict[str, str]:
+        with self._change():
+            credential = self._credential(self._server(server_id), kind, username)
+            credential["password"] = password
+            return dict(credential)
+
+    def delete_credential(self, server_id: str, kind: str, username: str) -> None:
+        with self._change():
+            server = self._server(server_id)
+            server.credentials.remove(self._credential(server, kind, username))
+
+    def _set_root_credential(self, server: Server, kind: str, password: str) -> None:
+        """An install or rescue job leaves the root password it set as a credential (LeaseWeb does)."""
+        server.credentials[:] = [
+            c for c in server.credentials if (c["type"], c["username"]) != (kind, "root")
+        ]
+        server.credentials.append({"type": kind, "username": "root", "password": password})
 
     # Catalogs
 

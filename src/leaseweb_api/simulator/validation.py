@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from leaseweb_api.bootfile import bootfile_problem
+from leaseweb_api.models import CREDENTIAL_TYPES
 from leaseweb_api.simulator.errors import ApiFault
 
 TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
@@ -61,7 +63,7 @@ class Field:
     check: Callable[[Any], str | None] | None = None
 
 
-LEASE = {"bootfile": Field(str, True, _non_blank), "hostname": Field(str)}
+LEASE = {"bootfile": Field(str, True, bootfile_problem), "hostname": Field(str)}
 REFERENCE = {"reference": Field(str, True)}
 INSTALL = {
     "operatingSystemId": Field(str, True, _non_blank),
@@ -78,6 +80,20 @@ INSTALL = {
     "sshKeys": Field(str),
     "timezone": Field(str),
 }
+
+
+def _credential_type(value: str) -> str | None:
+    return None if value in CREDENTIAL_TYPES else f"The value should be one of {', '.join(CREDENTIAL_TYPES)}."
+
+
+# ipmiReset and hardwareScan take the same optional body.
+MAINTENANCE_JOB = {"callbackUrl": Field(str, check=_url), "powerCycle": Field(bool)}
+CREDENTIAL = {
+    "type": Field(str, True, _credential_type),
+    "username": Field(str, True, _non_blank),
+    "password": Field(str, True, _non_blank),
+}
+CREDENTIAL_UPDATE = {"password": Field(str, True, _non_blank)}
 RESCUE = {
     "rescueImageId": Field(str, True, _non_blank),
     "callbackUrl": Field(str, check=_url),
@@ -91,6 +107,13 @@ RESCUE = {
 def _is(value: Any, kind: type) -> bool:
     # JSON booleans are not integers, whatever Python thinks.
     return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def credential_type(value: str) -> str:
+    """A credential type from a path; 400 if LeaseWeb has no such type."""
+    if message := _credential_type(value):
+        raise ApiFault(400, details={"type": [message]})
+    return value
 
 
 def validate(body: Any, fields: dict[str, Field]) -> dict[str, Any]:
