@@ -14,14 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chef_api.client import ChefClient, path_segment
+from chef_api.client import ChefClient, check_name, path_segment
 from chef_api.errors import ChefConflictError, ChefNotFoundError
 from chef_api.search import and_query, search
 
 DEFAULT_BAG = "deployments"
 RESULTS = ("success", "failure", "rolled_back", "in_progress")
-# Chef's data bag item ids (Chef::DataBagItem VALID_ID): letters, digits, '_', '-', '.'.
-_VALID_ID = re.compile(r"[A-Za-z0-9_.\-]+")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 # Item keys Chef adds on write, which are not part of the record.
 _SERVER_KEYS = frozenset({"chef_type", "data_bag", "json_class"})
@@ -41,9 +39,7 @@ def parse_time(value: str) -> datetime:
 
 
 def check_id(value: str) -> str:
-    if not _VALID_ID.fullmatch(value):
-        raise ValueError(f"deployment id {value!r} may contain only letters, digits, '_', '-' and '.'")
-    return value
+    return check_name("deployment id", value)
 
 
 def new_deployment_id(app: str, version: str, when: datetime) -> str:
@@ -156,7 +152,9 @@ def record_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_path(bag: str, item_id: str | None = None) -> str:
-    return f"data/{path_segment(bag)}" + (f"/{path_segment(item_id)}" if item_id else "")
+    """The API path of a bag or an item; an invalid name is refused here, before any request."""
+    path = f"data/{path_segment(check_name('data bag name', bag))}"
+    return path + (f"/{path_segment(check_name('data bag item id', item_id))}" if item_id else "")
 
 
 def ensure_bag(client: ChefClient, bag: str) -> bool:
