@@ -69,7 +69,13 @@ def flag_changes(current: Mapping[str, Any], wanted: Mapping[str, bool]) -> dict
 def create_client(
     client: ChefClient, name: str, *, admin: bool = False, validator: bool = False
 ) -> CreatedClient:
-    body = {"name": check_name("client name", name), "clientname": name, "admin": admin, "validator": validator, "create_key": True}
+    body = {
+        "name": check_name("client name", name),
+        "clientname": name,
+        "admin": admin,
+        "validator": validator,
+        "create_key": True,
+    }
     response = client.post("clients", body) or {}
     private_key, public_key = created_client_keys(response)
     return CreatedClient(name=name, uri=response.get("uri"), public_key=public_key, private_key=private_key)
@@ -125,7 +131,8 @@ def create_client_saving_key(
     try:
         save_private_key(key_path, created.private_key)
     except OSError as exc:
-        failure = f"client {name!r} was created but its private key could not be written to {str(key_path)!r} ({exc})"
+        failure = f"client {name!r} was created but its private key could not be written to {str(key_path)!r}"
+        failure += f" ({exc})"
         try:
             delete_client(client, name)
         except ChefError as cleanup:
