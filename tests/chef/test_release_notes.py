@@ -15,7 +15,7 @@ import pytest
 from chef_api.deployments import DeploymentSpec, plan_record, write_record
 from releasenotes.commits import GitError, issue_refs, parse_commit
 from releasenotes.notes import build_notes, pick_deployments, render_markdown
-from tests.chef.conftest import Goiardi, unique
+from tests.chef.conftest import Goiardi, run_playbook, unique
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Dev",
@@ -175,3 +175,26 @@ def test_the_recorded_commit_wins_over_the_version(app_repo: Path):
     with pytest.raises(GitError, match="names no commit"):
         build_notes(app_repo, "a", new, old)
     assert render_markdown(notes) == render_markdown(build_notes(app_repo, "a", current, None))
+
+
+def test_the_module_writes_the_notes_once(goiardi: Goiardi, app_repo: Path, tmp_path: Path):
+    app, bag, dest = unique("shop"), unique("deploys"), tmp_path / "notes"
+    with goiardi.client() as client:
+        record(client, bag, app, "v1.0.0", "2026-01-02T10:00:00")
+        record(client, bag, app, "v1.1.0", "2026-01-03T10:00:00")
+    wrong = tmp_path / "empty"
+    wrong.mkdir()
+    git(wrong, "init", "-q")
+    extra = {"app": app, "bag": bag, "repo": str(app_repo), "dest": str(dest), "wrong_repo": str(wrong)}
+    run = run_playbook("release_notes.yml", goiardi.env(), extra)
+    assert run.returncode == 0, run.output
+    tasks = run.tasks()
+    check, apply, again = (tasks[f"Write the notes{s}"] for s in (" (check mode)", "", " again"))
+    assert [check["changed"], apply["changed"], again["changed"]] == [True, True, False]
+    assert check["diff"][0]["before"] == "" and check["diff"][0]["after"] == apply["markdown"]
+    assert apply["markdown"].startswith(f"# {app} v1.1.0 (since v1.0.0)")
+    assert apply["notes"]["range"] == {"from": "v1.0.0", "to": "v1.1.0"}
+    assert (dest / f"{app}-v1.1.0.md").read_text() == apply["markdown"]
+    assert apply["files"] == [str(dest / f"{app}-v1.1.0.json"), str(dest / f"{app}-v1.1.0.md")]
+    failed = tasks["Notes from the wrong repository"]
+    assert failed["failed"] and "'v1.1.0' names no commit" in failed["msg"]
