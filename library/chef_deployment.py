@@ -80,8 +80,8 @@ options:
     type: str
   changes:
     description:
-      - What the deployment changed on each host, as C({host: {before: STATE, after: STATE}}) (STATE is
-        free-form, for example C({version: 1.2.0})). Hosts whose C(before) equals C(after) are dropped.
+      - What the deployment changed on each host - a dict of host name to a dict with C(before) and C(after),
+        each a free-form state such as the package version. Hosts whose C(before) equals C(after) are dropped.
     type: dict
   finish:
     description:

@@ -14,7 +14,8 @@ description:
     or C(partial) one by default) and the deployment before it (the newest older one of another version),
     and lists the commits of the application's git repository between their versions. A deployment's
     version is its recorded C(details.commit) when there is one, else its C(version) (a tag).
-  - Commits are grouped by Conventional Commit type (C(feat), C(fix), C(perf), ...; others last), breaking
+  - >-
+    Commits are grouped by Conventional Commit type (C(feat), C(fix), C(perf), ...; others last), breaking
     changes listed first; issue references (C(#123), C(refs #123)) and fixes (C(fixes #123), C(closes #123),
     C(resolves #123)) are collected.
   - Returns the notes as Markdown and as JSON (the same for the same log and repository), and writes both
