@@ -75,6 +75,8 @@ class Deployment:
     failed_hosts: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
     changes: Mapping[str, Any] = field(default_factory=dict)
+    # What the issue tracker was told: {"state": "done"|"pending", "attempted_at", "error", "issues"}.
+    tracker: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class Deployment:
             "failed_hosts": dict(self.failed_hosts),
             "environment": self.environment,
             "changes": dict(self.changes),
+            "tracker": dict(self.tracker),
             "details": dict(self.details),
         }
 
@@ -114,6 +117,7 @@ class Deployment:
             failed_hosts={str(k): str(v) for k, v in (item.get("failed_hosts") or {}).items()},
             reason=item.get("reason"),
             changes=dict(item.get("changes") or {}),
+            tracker=dict(item.get("tracker") or {}),
         )
 
     @property
