@@ -115,13 +115,8 @@ def _notify_one(
 
 
 def _keep_outcome(
-    chef: ChefClient,
-    bag: str,
-    records: Sequence[Deployment],
-    run: TrackerRun,
-    now: datetime,
-    check_mode: bool,
-) -> bool:
+    chef: ChefClient, bag: str, records: Sequence[Deployment], run: TrackerRun, now: datetime
+) -> None:
     record = next(r for r in records if r.id == run.deployment_id)
     tracker = {
         "state": run.state,

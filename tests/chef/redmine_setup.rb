@@ -1,4 +1,4 @@
-# Run by tests/redmine/conftest.py through `rails runner` on an empty database: the migrations, Redmine's
+# Run by tests/chef/redmine.py through `rails runner` on an empty database: the migrations, Redmine's
 # default configuration (trackers, statuses, roles), the REST API on, an API key for the admin user, and a
 # project with issues. Prints {"api_key", "project", "issues": [ids], "statuses": {name: id}} as JSON.
 # Migrating here rather than with `rake db:migrate` saves a second boot of Rails (about 10 s).
