@@ -34,8 +34,6 @@ class Redmine:
     api_key: str = field(repr=False)
     issues: tuple[int, ...]
     statuses: dict[str, int]
-    # Seconds spent setting it up (migrations and seed data) and starting the server.
-    setup_seconds: float
 
     def issue(self, number: int) -> dict:
         response = requests.get(
@@ -71,7 +69,6 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log: Path) -> None:
 def redmine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redmine]:
     if not (REDMINE_ROOT / "bin" / "rails").exists():
         pytest.fail("Debian's redmine is not installed: run scripts/deps.sh (make test does)")
-    started = time.monotonic()
     work = tmp_path_factory.mktemp("redmine")
     instance = f"cdn-test-{secrets.token_hex(4)}"
     root = INSTANCES / instance
@@ -116,7 +113,6 @@ def redmine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redmine]:
                 api_key=setup["api_key"],
                 issues=tuple(setup["issues"]),
                 statuses=setup["statuses"],
-                setup_seconds=round(time.monotonic() - started, 1),
             )
         finally:
             process.send_signal(signal.SIGTERM)

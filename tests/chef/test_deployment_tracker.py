@@ -42,9 +42,8 @@ def records(goiardi: Goiardi, bag: str, app: str) -> dict[str, Deployment]:
 
 
 def test_each_referenced_issue_gets_one_note_and_fixed_ones_move(
-    goiardi: Goiardi, redmine: Redmine, repo: Path, record_property
+    goiardi: Goiardi, redmine: Redmine, repo: Path
 ):
-    record_property("redmine_setup_seconds", redmine.setup_seconds)
     app, bag = unique("shop"), unique("deploys")
     fixed, referenced, other = redmine.issues[:3]
     with goiardi.client() as client:
