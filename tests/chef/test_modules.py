@@ -19,6 +19,10 @@ MODULES = [
     "chef_deployment",
     "chef_deployment_info",
     "chef_release_notes",
+    "chef_deployment_tracker",
+    "chef_environment",
+    "chef_role",
+    "chef_data_bag_item",
 ]
 
 
