@@ -23,6 +23,7 @@ MODULES = [
     "chef_environment",
     "chef_role",
     "chef_data_bag_item",
+    "chef_node_status",
 ]
 
 

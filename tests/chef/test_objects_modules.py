@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.chef.conftest import Goiardi, run_playbook, unique
 
 
@@ -41,3 +43,35 @@ def test_environments_roles_and_items(goiardi: Goiardi):
         assert client.get_or_none(f"environments/{prefix}-env") is None
         assert client.get_or_none(f"roles/{prefix}-role") is None
         assert client.get_or_none(f"data/{prefix}-bag/pops") is None
+
+
+def test_node_status_shows_the_last_check_in_like_knife_status(goiardi: Goiardi):
+    environment = unique("status")
+    now = time.time()
+    seeds = {"fresh": now - 600, "late": now - 3 * 3600, "never": None}
+    with goiardi.client() as client:
+        for suffix, ohai_time in seeds.items():
+            automatic = {"ipaddress": "192.0.2.1", "platform": "debian", "platform_version": "12"}
+            if ohai_time is not None:
+                automatic["ohai_time"] = ohai_time
+            node = {
+                "name": f"{environment}-{suffix}",
+                "chef_environment": environment,
+                "run_list": ["role[edge]"],
+                "automatic": automatic,
+                "json_class": "Chef::Node",
+                "chef_type": "node",
+            }
+            client.post("nodes", node)
+    run = run_playbook("node_status.yml", goiardi.env(), {"environment_name": environment})
+    assert run.returncode == 0, run.output
+    status = run.tasks()["Status"]
+    assert status["changed"] is False
+    names = [n["name"] for n in status["nodes"]]
+    assert names == [f"{environment}-never", f"{environment}-late", f"{environment}-fresh"]
+    fresh = status["nodes"][2]
+    assert not fresh["stale"] and 9 < fresh["minutes_since_run"] < 60 and fresh["run_list"] == ["role[edge]"]
+    assert (
+        fresh["roles"] == ["edge"] and fresh["environment"] == environment and fresh["last_run"].endswith("Z")
+    )
+    assert status["stale"] == [f"{environment}-never", f"{environment}-late"]
