@@ -90,7 +90,9 @@ def redmine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redmine]:
             check=False,
             timeout=600,
         )
-        assert seeded.returncode == 0, seeded.stderr[-3000:]
+        # Ruby prints the error first, then the backtrace: keep the lines that are not `from ...`.
+        message = [line for line in seeded.stderr.splitlines() if not line.lstrip().startswith("from ")]
+        assert seeded.returncode == 0, "\n".join(message)[-3000:]
         setup = json.loads(seeded.stdout.strip().splitlines()[-1])
         port = _free_port()
         url = f"http://127.0.0.1:{port}"

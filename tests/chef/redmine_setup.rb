@@ -10,6 +10,9 @@ ActiveRecord::Base.connection.migration_context.migrate
 ActiveRecord::Base.descendants.each(&:reset_column_information)
 
 Redmine::DefaultData::Loader.load("en") if Redmine::DefaultData::Loader.no_data?
+# No mail: the tests' Redmine notifies nobody.
+ActionMailer::Base.perform_deliveries = false
+Setting.notified_events = []
 Setting.rest_api_enabled = "1"
 admin = User.find_by(login: "admin")
 token = Token.find_by(user: admin, action: "api") || Token.create!(user: admin, action: "api")

@@ -1,4 +1,4 @@
-"""chef_environment, chef_role, chef_data_bag_item and chef_node_status through ansible-playbook against goiardi."""
+"""chef_environment, chef_role, chef_data_bag_item and chef_node_status through playbooks against goiardi."""
 
 from __future__ import annotations
 
