@@ -28,7 +28,9 @@ extends_documentation_fragment:
   - cdn.infra.chef.action_group
 options:
   name:
-    description: The client's name (by convention the node's name).
+    description:
+      - The client's name (by convention the node's name). Letters A-Z and a-z, digits, C(_), C(-) and C(.),
+        checked before any request.
     type: str
     required: true
   state:
@@ -49,6 +51,11 @@ options:
     description:
       - Where to write a newly created client's private key on the controller (mode 0600, written
         atomically). Nothing is written when the client already exists.
+      - Checked before the client is created (a probe file is written in its directory); a path that cannot be
+        written fails with C(error_code=private_key_path_unwritable) and creates nothing.
+      - If the write still fails after creation, the client is deleted again (a client whose only key is lost
+        is useless) and the task fails with C(error_code=private_key_not_saved) and C(changed=true), so that a
+        re-run with a writable path creates it anew.
     type: path
 notes:
   - The private key of an existing client cannot be read back. To get a new one, delete and re-create the
@@ -117,11 +124,13 @@ from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
 with suppress(ImportError):
     from chef_api.clients import (
         CLIENT_FLAGS,
+        KeyNotSavedError,
+        check_key_destination,
         create_client,
+        create_client_saving_key,
         delete_client,
         flag_changes,
         get_client,
-        save_private_key,
         update_client,
     )
 
@@ -153,7 +162,7 @@ def main() -> None:
             _check_key_destination(module)
             after = {"name": name, "admin": False, "validator": False, **wanted}
             if not module.check_mode:
-                created = create_client(client, name, admin=after["admin"], validator=after["validator"])
+                created = _create(module, client, after)
                 after["public_key"] = created.public_key
                 result["created"] = True
                 _hand_over_key(module, created.private_key, result)
@@ -168,8 +177,14 @@ def main() -> None:
 
 
 def _check_key_destination(module) -> None:
+    key_path = module.params["private_key_path"]
+    if key_path:
+        try:
+            check_key_destination(key_path)
+        except ValueError as exc:
+            module.fail_json(msg=str(exc), status=None, error_code="private_key_path_unwritable")
     # Ansible strips a module's own attempt to censor its result, so the task itself must be no_log.
-    if not module.no_log and not module.params["private_key_path"]:
+    if not module.no_log and not key_path:
         module.fail_json(
             msg=f"creating client {module.params['name']!r} returns its private key once: mark the task "
             "no_log: true to receive it in the registered result, or set private_key_path to write it to a "
@@ -179,12 +194,30 @@ def _check_key_destination(module) -> None:
         )
 
 
+def _create(module, client, record: dict):
+    name, key_path = module.params["name"], module.params["private_key_path"]
+    flags = {"admin": record["admin"], "validator": record["validator"]}
+    if not key_path:
+        return create_client(client, name, **flags)
+    try:
+        return create_client_saving_key(client, name, key_path, **flags)
+    except KeyNotSavedError as exc:
+        # Two writes happened (created, deleted again) or one (created): changed either way. The key goes
+        # back only to a no_log task, and only when the client still exists.
+        module.fail_json(
+            msg=str(exc),
+            changed=True,
+            created=not exc.client_deleted,
+            private_key=exc.private_key if module.no_log else None,
+            status=None,
+            error_code="private_key_not_saved",
+        )
+
+
 def _hand_over_key(module, private_key: str | None, result: dict) -> None:
     if private_key is None:
         module.warn("the server did not return a private key for the new client")
         return
-    if module.params["private_key_path"]:
-        save_private_key(module.params["private_key_path"], private_key)
     if module.no_log:
         result["private_key"] = private_key
 

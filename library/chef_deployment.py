@@ -53,18 +53,46 @@ options:
     description: The environment deployed to.
     type: str
   deployed_at:
-    description: When, as ISO 8601 (stored as UTC). Defaults to now for a new record.
+    description: When the deployment started, as ISO 8601 (stored as UTC). Defaults to now for a new record.
     type: str
   deployed_by:
     description: Who deployed. Defaults to the user running Ansible on the controller for a new record.
     type: str
   result:
-    description: The outcome. Defaults to C(success) for a new record.
+    description:
+      - The outcome. Defaults to C(success) for a new record, or to what O(finish) derives.
+      - C(no_change) is a run that completed on every host and changed nothing; C(partial) one where some
+        hosts failed (O(failed_hosts)).
     type: str
-    choices: [success, failure, rolled_back, in_progress]
+    choices: [success, no_change, partial, failure, rolled_back, in_progress]
   details:
     description: Free-form data kept with the record (commit, change log, ticket, pipeline URL).
     type: dict
+  batches:
+    description: The hosts of each batch of the rollout, in order.
+    type: list
+    elements: list
+  failed_hosts:
+    description: The hosts that failed, each with the reason (host name to text).
+    type: dict
+  reason:
+    description: Why the deployment failed or stopped, in a sentence.
+    type: str
+  changes:
+    description:
+      - What the deployment changed on each host - a dict of host name to a dict with C(before) and C(after),
+        each a free-form state such as the package version. Hosts whose C(before) equals C(after) are dropped.
+    type: dict
+  finish:
+    description:
+      - Complete the record - stamp C(finished_at) (once; a repeated task keeps the first time) and, when
+        O(result) is not given, derive it - C(failure) when every host of O(hosts) failed, C(partial) when
+        some did, C(success) when some host changed, C(no_change) otherwise.
+    type: bool
+    default: false
+  finished_at:
+    description: When the deployment ended, as ISO 8601; defaults to now when O(finish) is set.
+    type: str
 notes:
   - The data bag is created on the first record; that needs the right to create data bags (an admin client
     on goiardi), and writing items needs write access to the bag.
@@ -108,11 +136,17 @@ deployment:
     id: shop-1.4.2-20250131T120000Z-1a2b3c
     app: shop
     version: 1.4.2
+    schema: 2
     hosts: [edge1, edge2]
+    batches: [[edge1], [edge2]]
     environment: production
     deployed_at: "2025-01-31T12:00:00Z"
+    finished_at: "2025-01-31T12:04:10Z"
     deployed_by: deploy
     result: success
+    reason: null
+    failed_hosts: {}
+    changes: {edge1: {before: {version: 1.4.1}, after: {version: 1.4.2}}}
     details: {commit: 3f2c1d0}
 """
 
@@ -128,9 +162,30 @@ from ansible_collections.cdn.infra.plugins.module_utils.chef_common import (
 
 # Without chef_api, chef_module() fails with missing_required_lib before any of these is used.
 with suppress(ImportError):
-    from chef_api.deployments import DeploymentSpec, delete_record, get_record, plan_record, write_record
+    from chef_api.deployments import (
+        DeploymentSpec,
+        changed_hosts,
+        delete_record,
+        get_record,
+        plan_record,
+        write_record,
+    )
 
-RECORD_FIELDS = ("app", "version", "hosts", "environment", "deployed_at", "deployed_by", "result", "details")
+RECORD_FIELDS = (
+    "app",
+    "version",
+    "hosts",
+    "environment",
+    "deployed_at",
+    "deployed_by",
+    "result",
+    "details",
+    "batches",
+    "failed_hosts",
+    "reason",
+    "finish",
+    "finished_at",
+)
 
 
 def main() -> None:
@@ -145,8 +200,17 @@ def main() -> None:
             "environment": {"type": "str"},
             "deployed_at": {"type": "str"},
             "deployed_by": {"type": "str"},
-            "result": {"type": "str", "choices": ["success", "failure", "rolled_back", "in_progress"]},
+            "result": {
+                "type": "str",
+                "choices": ["success", "no_change", "partial", "failure", "rolled_back", "in_progress"],
+            },
             "details": {"type": "dict"},
+            "batches": {"type": "list", "elements": "list"},
+            "failed_hosts": {"type": "dict"},
+            "reason": {"type": "str"},
+            "changes": {"type": "dict"},
+            "finish": {"type": "bool", "default": False},
+            "finished_at": {"type": "str"},
         },
         required_if=[("state", "absent", ("id",))],
         supports_check_mode=True,
@@ -159,7 +223,10 @@ def main() -> None:
         if params["state"] == "absent":
             after = None
         else:
-            spec = DeploymentSpec(id=params["id"], **{name: params[name] for name in RECORD_FIELDS})
+            changes = changed_hosts(params["changes"]) if params["changes"] is not None else None
+            spec = DeploymentSpec(
+                id=params["id"], changes=changes, **{name: params[name] for name in RECORD_FIELDS}
+            )
             after = plan_record(current, spec, now=datetime.now(UTC), user=getpass.getuser()).item()
         changed = current != after
         if changed and not module.check_mode:

@@ -40,7 +40,7 @@ options:
   result:
     description: Only deployments with this outcome.
     type: str
-    choices: [success, failure, rolled_back, in_progress]
+    choices: [success, no_change, partial, failure, rolled_back, in_progress]
   since:
     description: Only deployments at or after this time (ISO 8601 date or date-time; naive means UTC).
     type: str
@@ -112,7 +112,10 @@ def main() -> None:
             "app": {"type": "str"},
             "host": {"type": "str"},
             "environment": {"type": "str"},
-            "result": {"type": "str", "choices": ["success", "failure", "rolled_back", "in_progress"]},
+            "result": {
+                "type": "str",
+                "choices": ["success", "no_change", "partial", "failure", "rolled_back", "in_progress"],
+            },
             "since": {"type": "str"},
             "limit": {"type": "int"},
             "use_search": {"type": "bool", "default": True},

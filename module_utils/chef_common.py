@@ -15,6 +15,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 try:
     from chef_api import ChefAPIError, ChefClient, ChefError, ChefSettings
+    from chef_api.objects import Kind, delete_object, get_object, managed, plan, put_object
 
     CHEF_API_IMPORT_ERROR = None
 except ImportError:
@@ -93,3 +94,24 @@ def chef_errors(module: AnsibleModule) -> Iterator[None]:
         )
     except (ChefError, ValueError) as exc:
         module.fail_json(msg=str(exc), status=None, error_code=None, errors=[], request_id=None)
+
+
+def manage_object(module: AnsibleModule, kind: Kind, wanted: dict[str, Any]) -> None:
+    """What chef_role and chef_environment do: the object named `name` exists with the given fields (the
+    others as they are), or is absent; compared before writing, with check mode and diff; exits the module."""
+    name, present = module.params["name"], module.params["state"] == "present"
+    client = chef_client(module)
+    with chef_errors(module):
+        current = get_object(client, kind, name)
+        after = plan(kind, name, current, wanted) if present else None
+        before_view, after_view = managed(kind, current), managed(kind, after)
+        changed = before_view != after_view
+        if changed and not module.check_mode:
+            if after is None:
+                delete_object(client, kind, name)
+            else:
+                put_object(client, kind, after, exists=current is not None)
+    result: dict[str, Any] = {"changed": changed, kind.chef_type: after_view or None}
+    if module._diff:
+        result["diff"] = {"before": before_view, "after": after_view}
+    module.exit_json(**result)

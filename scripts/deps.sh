@@ -9,6 +9,8 @@ packages=(
   openssh-client git make curl
   # real peers for the integration tests
   mariadb-server mariadb-client goiardi ruby ruby-mixlib-authentication
+  # the issue tracker the deployment notes go to (Redmine on SQLite; tests start their own on 127.0.0.1)
+  redmine redmine-sqlite
   # the bare-metal twin: QEMU with iPXE ROMs, its initrd and its DHCP server
   qemu-system-x86 ipxe-qemu cpio busybox-static dnsmasq-base nginx-light
   # the netboot images: sshd and SFTP for the live and installed initramfs, a bootable disk without mounts

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from chef_api.client import DEFAULT_SERVER_API_VERSION, ChefClient, ChefSettings
 from chef_api.errors import ChefError
@@ -46,11 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.verbose:
         logging.getLogger("chef_api").setLevel(logging.DEBUG)
-    parts = urlsplit(args.path)
+    # Not urlsplit: it reads `//nodes` as a host name. The path is everything before the first '?'.
+    path, _, query = args.path.partition("?")
     try:
         body = json.loads(args.body) if args.body else None
         with ChefClient.from_settings(settings_from_env()) as client:
-            response = client.request(args.method, parts.path, params=parse_qsl(parts.query), json_body=body)
+            response = client.request(args.method, path, params=parse_qsl(query), json_body=body)
     except (ChefError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +28,18 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
 
 log = logging.getLogger("chef_api")
+
+
+# Chef's names of API clients, data bags and data bag items (Chef::ApiClient, Chef::DataBag VALID_NAME,
+# Chef::DataBagItem VALID_ID; goiardi enforces the same): letters, digits, '_', '-', '.'.
+_VALID_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def check_name(kind: str, value: str) -> str:
+    """The value, or a ValueError naming what is wrong, before any request carries it."""
+    if not _VALID_NAME.fullmatch(value):
+        raise ValueError(f"{kind} {value!r} may contain only letters A-Z and a-z, digits, '_', '-' and '.'")
+    return value
 
 
 def path_segment(name: str) -> str:
@@ -152,6 +165,10 @@ class ChefClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    def wire_path(self, path: str) -> str:
+        """The path as requests sends it (percent-encoded), which is what the error reports."""
+        return urlsplit(requests.utils.requote_uri(self.url(path))).path
+
     def _prepare(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes, request_id: str
     ) -> requests.PreparedRequest:
@@ -234,7 +251,7 @@ class ChefClient:
             raise api_error(
                 response.status_code,
                 method,
-                urlsplit(self.url(path)).path,
+                self.wire_path(path),
                 errors,
                 code=code,
                 request_id=request_id,

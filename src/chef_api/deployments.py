@@ -14,17 +14,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chef_api.client import ChefClient, path_segment
-from chef_api.errors import ChefConflictError, ChefNotFoundError
+from chef_api.client import ChefClient, check_name
+from chef_api.databags import delete_item, get_item, item_path, put_item, record_item
+from chef_api.errors import ChefNotFoundError
 from chef_api.search import and_query, search
 
 DEFAULT_BAG = "deployments"
-RESULTS = ("success", "failure", "rolled_back", "in_progress")
-# Chef's data bag item ids (Chef::DataBagItem VALID_ID): letters, digits, '_', '-', '.'.
-_VALID_ID = re.compile(r"[A-Za-z0-9_.\-]+")
+# The record's shape version (docs/deployments.md): 1 had no `schema` key, 2 added the run's end, its batches,
+# failed hosts and per-host changes.
+SCHEMA = 2
+# success: every host done and something changed; no_change: every host done and nothing changed; partial:
+# some hosts failed; failure: all failed or the run stopped; in_progress: opened, not completed yet.
+RESULTS = ("success", "no_change", "partial", "failure", "rolled_back", "in_progress")
+FINAL_RESULTS = tuple(r for r in RESULTS if r != "in_progress")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-# Item keys Chef adds on write, which are not part of the record.
-_SERVER_KEYS = frozenset({"chef_type", "data_bag", "json_class"})
 
 
 def utc_iso(when: datetime) -> str:
@@ -41,9 +44,7 @@ def parse_time(value: str) -> datetime:
 
 
 def check_id(value: str) -> str:
-    if not _VALID_ID.fullmatch(value):
-        raise ValueError(f"deployment id {value!r} may contain only letters, digits, '_', '-' and '.'")
-    return value
+    return check_name("deployment id", value)
 
 
 def new_deployment_id(app: str, version: str, when: datetime) -> str:
@@ -54,6 +55,10 @@ def new_deployment_id(app: str, version: str, when: datetime) -> str:
 
 @dataclass(frozen=True)
 class Deployment:
+    """One rollout. `deployed_at` is when it started, `finished_at` when it was completed (None while
+    in_progress); `changes` maps a host to its state `before` and `after` (only hosts whose state changed),
+    `failed_hosts` a host to the reason it failed."""
+
     id: str
     app: str
     version: str
@@ -63,17 +68,32 @@ class Deployment:
     hosts: tuple[str, ...] = ()
     environment: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA
+    finished_at: str | None = None
+    batches: tuple[tuple[str, ...], ...] = ()
+    failed_hosts: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    # What the issue tracker was told: {"state": "done"|"pending", "attempted_at", "error", "issues"}.
+    tracker: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "schema": self.schema,
             "app": self.app,
             "version": self.version,
             "deployed_at": self.deployed_at,
+            "finished_at": self.finished_at,
             "deployed_by": self.deployed_by,
             "result": self.result,
+            "reason": self.reason,
             "hosts": list(self.hosts),
+            "batches": [list(batch) for batch in self.batches],
+            "failed_hosts": dict(self.failed_hosts),
             "environment": self.environment,
+            "changes": dict(self.changes),
+            "tracker": dict(self.tracker),
             "details": dict(self.details),
         }
 
@@ -89,6 +109,14 @@ class Deployment:
             hosts=tuple(str(h) for h in item.get("hosts") or ()),
             environment=item.get("environment"),
             details=dict(item.get("details") or {}),
+            # A record without `schema` is of the first shape, which had none of the fields below.
+            schema=int(item.get("schema") or 1),
+            finished_at=item.get("finished_at"),
+            batches=tuple(tuple(str(h) for h in batch) for batch in item.get("batches") or ()),
+            failed_hosts={str(k): str(v) for k, v in (item.get("failed_hosts") or {}).items()},
+            reason=item.get("reason"),
+            changes=dict(item.get("changes") or {}),
+            tracker=dict(item.get("tracker") or {}),
         )
 
     @property
@@ -112,6 +140,31 @@ class DeploymentSpec:
     deployed_by: str | None = None
     result: str | None = None
     details: Mapping[str, Any] | None = None
+    batches: Sequence[Sequence[str]] | None = None
+    failed_hosts: Mapping[str, str] | None = None
+    reason: str | None = None
+    changes: Mapping[str, Any] | None = None
+    # Complete the record: stamp finished_at (once) and, without a result, derive it (derive_result).
+    finish: bool = False
+    finished_at: str | None = None
+
+
+def changed_hosts(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """{host: {"before": ..., "after": ...}} reduced to the hosts whose state differs."""
+    return {
+        host: {"before": state.get("before"), "after": state.get("after")}
+        for host, state in sorted(states.items())
+        if state.get("before") != state.get("after")
+    }
+
+
+def derive_result(hosts: Sequence[str], failed_hosts: Mapping[str, str], changes: Mapping[str, Any]) -> str:
+    """failure when every host failed, partial when some did, else success or no_change."""
+    if failed_hosts and set(hosts) <= set(failed_hosts):
+        return "failure"
+    if failed_hosts:
+        return "partial"
+    return "success" if changes else "no_change"
 
 
 def plan_record(
@@ -136,7 +189,7 @@ def plan_record(
         )
     else:
         base = Deployment.from_item(current)
-    changes = {
+    updates = {
         "app": spec.app,
         "version": spec.version,
         "hosts": tuple(spec.hosts) if spec.hosts is not None else None,
@@ -145,45 +198,26 @@ def plan_record(
         "deployed_by": spec.deployed_by,
         "result": spec.result,
         "details": dict(spec.details) if spec.details is not None else None,
+        "batches": tuple(tuple(b) for b in spec.batches) if spec.batches is not None else None,
+        "failed_hosts": dict(spec.failed_hosts) if spec.failed_hosts is not None else None,
+        "reason": spec.reason,
+        "changes": dict(spec.changes) if spec.changes is not None else None,
+        "finished_at": utc_iso(parse_time(spec.finished_at)) if spec.finished_at else None,
     }
-    return replace(base, **{name: value for name, value in changes.items() if value is not None})
+    record = replace(base, schema=SCHEMA, **{k: v for k, v in updates.items() if v is not None})
+    if not spec.finish:
+        return record
+    return replace(
+        record,
+        finished_at=record.finished_at or utc_iso(now),
+        result=spec.result or derive_result(record.hosts, record.failed_hosts, record.changes),
+    )
 
 
-def record_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A bag item without what the server adds (search rows wrap it in `raw_data`)."""
-    raw = item.get("raw_data", item)
-    return {k: v for k, v in raw.items() if k not in _SERVER_KEYS}
-
-
-def item_path(bag: str, item_id: str | None = None) -> str:
-    return f"data/{path_segment(bag)}" + (f"/{path_segment(item_id)}" if item_id else "")
-
-
-def ensure_bag(client: ChefClient, bag: str) -> bool:
-    """Create the data bag unless it exists; True when created."""
-    try:
-        client.post("data", {"name": bag})
-    except ChefConflictError:
-        return False
-    return True
-
-
-def get_record(client: ChefClient, bag: str, item_id: str) -> dict[str, Any] | None:
-    item = client.get_or_none(item_path(bag, item_id))
-    return record_item(item) if item is not None else None
-
-
-def write_record(client: ChefClient, bag: str, item: Mapping[str, Any], *, exists: bool) -> None:
-    """Replace an existing item, or add a new one (creating the bag on the first record)."""
-    if exists:
-        client.put(item_path(bag, item["id"]), item)
-    else:
-        ensure_bag(client, bag)
-        client.post(item_path(bag), item)
-
-
-def delete_record(client: ChefClient, bag: str, item_id: str) -> None:
-    client.delete(item_path(bag, item_id))
+# The log's items are generic data bag items.
+get_record = get_item
+write_record = put_item
+delete_record = delete_item
 
 
 @dataclass(frozen=True)

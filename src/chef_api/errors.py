@@ -11,6 +11,13 @@ _HINTS = {
     406: "the server rejected X-Ops-Server-API-Version; try server_api_version 0 or 1",
 }
 
+# goiardi verifies the signature against the decoded path, so a name that had to be percent-encoded gets a 401
+# whatever the key: the name, not the key, is the first suspect.
+_ENCODED_PATH_401_HINT = (
+    "the path has percent-encoded characters, which a server may decode before verifying the signature: "
+    "check that every name in it is valid (letters, digits, '_', '-', '.') before suspecting the key or clock"
+)
+
 
 class ChefError(Exception):
     """Base class of everything chef_api raises."""
@@ -48,7 +55,7 @@ class ChefAPIError(ChefError):
     def _describe(self) -> str:
         detail = "; ".join(self.errors) or "no error message in the response"
         text = f"{self.method} {self.path}: HTTP {self.status}: {detail}"
-        hint = _HINTS.get(self.status)
+        hint = _ENCODED_PATH_401_HINT if self.status == 401 and "%" in self.path else _HINTS.get(self.status)
         return f"{text} ({hint})" if hint else text
 
 

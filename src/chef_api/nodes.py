@@ -291,3 +291,22 @@ def summary_rows(
     keys = {**KNIFE_STATUS_KEYS, **{a: split_attribute_path(p) for a, p in (extra_attributes or {}).items()}}
     rows_found = partial_search(client, "node", keys, query, rows=rows)
     return [row["data"] for row in rows_found if (row.get("data") or {}).get("name")]
+
+
+def node_status(summary: NodeSummary, now: float, stale_after_minutes: float) -> dict[str, Any]:
+    """What `knife status` shows of a node: last check-in (and how long ago), run list, environment,
+    platform, addresses; `stale` when it has not checked in for stale_after_minutes (or never)."""
+    minutes = None if summary.ohai_time is None else round((now - summary.ohai_time) / 60, 1)
+    return {
+        "name": summary.name,
+        "environment": summary.environment,
+        "run_list": list(summary.run_list),
+        "roles": list(summary.roles),
+        "ipaddress": summary.ipaddress,
+        "fqdn": summary.fqdn,
+        "platform": summary.platform,
+        "platform_version": summary.platform_version,
+        "last_run": summary.last_run,
+        "minutes_since_run": minutes,
+        "stale": minutes is None or minutes > stale_after_minutes,
+    }

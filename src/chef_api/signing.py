@@ -217,6 +217,12 @@ class Signer:
 
     def __post_init__(self) -> None:
         check_version(self.version)
+        # X-Ops-Userid is an HTTP header: a non-ASCII name would fail deep in http.client with a codec error.
+        if not self.user_id.isascii() or not self.user_id.isprintable():
+            raise ChefSigningError(
+                f"client name {self.user_id!r} is not printable ASCII: Chef client and user names may "
+                "contain only letters A-Z and a-z, digits, '_', '-' and '.'"
+            )
 
     def headers(
         self, method: str, path: str, body: bytes = b"", when: datetime | None = None

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chef_api import ChefClient, ChefSettings
 from chef_api.clients import create_client, save_private_key
+from tests.chef.redmine import redmine  # noqa: F401  (the fixture, for the deployment-tracker tests)
 from tests.support import require_binary
 
 HERE = Path(__file__).resolve().parent

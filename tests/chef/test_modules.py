@@ -12,7 +12,19 @@ from chef_api.deployments import get_record
 from chef_api.nodes import NodeSpec, apply_plan, get_node, plan_present
 from tests.chef.conftest import Goiardi, run_ansible, run_playbook, unique
 
-MODULES = ["chef_node", "chef_node_info", "chef_client", "chef_deployment", "chef_deployment_info"]
+MODULES = [
+    "chef_node",
+    "chef_node_info",
+    "chef_client",
+    "chef_deployment",
+    "chef_deployment_info",
+    "chef_release_notes",
+    "chef_deployment_tracker",
+    "chef_environment",
+    "chef_role",
+    "chef_data_bag_item",
+    "chef_node_status",
+]
 
 
 def changes(tasks: dict, *names: str) -> list[bool]:

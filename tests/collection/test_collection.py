@@ -170,6 +170,17 @@ MINIMAL_ARGS = {
     "chef_client": {"name": "n"},
     "chef_deployment": {"app": "a", "version": "1"},
     "chef_deployment_info": {},
+    "chef_release_notes": {"app": "a", "repo": "/nonexistent"},
+    "chef_deployment_tracker": {
+        "app": "a",
+        "repo": "/nonexistent",
+        "redmine_url": "http://127.0.0.1:9",
+        "redmine_api_key": "unused",
+    },
+    "chef_environment": {"name": "e"},
+    "chef_role": {"name": "r"},
+    "chef_data_bag_item": {"bag": "b", "id": "i", "data": {}},
+    "chef_node_status": {},
 }
 
 
