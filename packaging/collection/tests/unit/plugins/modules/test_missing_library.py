@@ -32,6 +32,21 @@ MODULES = {
     "chef_client": ("chef_api", {**CHEF, "name": "n"}),
     "chef_deployment": ("chef_api", {**CHEF, "app": "a", "version": "1"}),
     "chef_deployment_info": ("chef_api", CHEF),
+    "chef_release_notes": ("chef_api", {**CHEF, "app": "a", "repo": "/nonexistent"}),
+    "chef_deployment_tracker": (
+        "chef_api",
+        {
+            **CHEF,
+            "app": "a",
+            "repo": "/nonexistent",
+            "redmine_url": "http://127.0.0.1:9",
+            "redmine_api_key": "x",
+        },
+    ),
+    "chef_environment": ("chef_api", {**CHEF, "name": "e"}),
+    "chef_role": ("chef_api", {**CHEF, "name": "r"}),
+    "chef_data_bag_item": ("chef_api", {**CHEF, "bag": "b", "id": "i", "data": {}}),
+    "chef_node_status": ("chef_api", CHEF),
 }
 
 
