@@ -40,7 +40,7 @@ class Request:
     method: str
     path: str
     headers: Any
-    read_body: Callable[[int], bytes | None]  # at most N bytes, None when the body is larger
+    read_body: Callable[[int], bytearray | None]  # at most N bytes, None when the body is larger
 
 
 class SlowBody(Exception):
@@ -69,27 +69,28 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(500, {"error": "internal"})
         self._send(response)
 
-    def _read_body(self, limit: int) -> bytes | None:
+    def _read_body(self, limit: int) -> bytearray | None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > limit:
             self.close_connection = True  # the unread body cannot be skipped safely
             return None
         deadline = time.monotonic() + self.timeout
-        body = bytearray()
-        while len(body) < length:
+        body = bytearray(length)
+        view, received = memoryview(body), 0
+        while received < length:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SlowBody
             self.connection.settimeout(left)
             try:
-                chunk = self.rfile.read1(min(length - len(body), BODY_CHUNK))
+                count = self.rfile.readinto1(view[received : received + BODY_CHUNK])
             except TimeoutError:
                 raise SlowBody from None
-            if not chunk:
+            if not count:
                 raise SlowBody  # the client closed before the end of its body
-            body += chunk
+            received += count
         self.connection.settimeout(self.timeout)
-        return bytes(body)
+        return body
 
     def _send(self, response: Response) -> None:
         if isinstance(response.body, str):

@@ -33,7 +33,6 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import polars as pl
@@ -157,40 +156,29 @@ def _length_limits(stat: Statistic) -> dict[str, int]:
     return limits
 
 
-@cache
-def _summary(stat: Statistic) -> tuple[pl.Expr, ...]:
-    """What `_checked` computes of a statistic's frame, as one polars query (built once)."""
-    schema = frame_schema(stat)
-    integers = [name for name, dtype in schema.items() if dtype == pl.Int64]
-    return (
-        *(pl.col(name).null_count().alias(f"null:{name}") for name in schema),
-        *(pl.col(name).min().alias(f"min:{name}") for name in integers),
-        *(pl.col(name).max().alias(f"max:{name}") for name in integers),
-        (pl.col(BUCKET_COLUMN) % stat.bucket != 0).any().alias("unaligned"),
-        *(pl.col(name).str.len_chars().max().alias(f"len:{name}") for name in _length_limits(stat)),
-    )
-
-
 def _checked(stat: Statistic, frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, int]:
-    """No empty value, ranges, bucket alignment and string lengths, in one pass over the columns (a
-    statistic's check costs one polars query, whatever its number of columns); with the frame, its
-    largest counter (what the aggregator bounds its sums with)."""
+    """No empty value, ranges, bucket alignment and string lengths, a whole column at a time (eager
+    Series operations: a lazy query's planning costs more than the checks on a statistic's few
+    rows); with the frame, its largest counter (what the aggregator bounds its sums with)."""
     if not frame.height:
         return frame, 0
-    summary = frame.select(_summary(stat)).row(0, named=True)
-    schema = frame_schema(stat)
-    for name, dtype in schema.items():
-        if summary[f"null:{name}"]:
+    largest: dict[str, int] = {}
+    for name, dtype in frame_schema(stat).items():
+        column = frame.get_column(name)
+        if column.null_count():
             kind = "an integer" if dtype == pl.Int64 else "a string"
             raise InvalidBatch(f"{key}.{name}: every value must be {kind} (no empty values)")
         if dtype == pl.Int64:
-            _check_range(stat, name, summary[f"min:{name}"], summary[f"max:{name}"], f"{key}.{name}")
-    if summary["unaligned"]:
+            largest[name] = column.max()  # type: ignore[assignment]
+            _check_range(stat, name, column.min(), largest[name], f"{key}.{name}")  # type: ignore[arg-type]
+    if (frame.get_column(BUCKET_COLUMN) % stat.bucket != 0).any():
         raise InvalidBatch(f"{key}.bucket: values must be multiples of {stat.bucket}")
     for name, limit in _length_limits(stat).items():
-        if summary[f"len:{name}"] > limit:
+        column = frame.get_column(name).str
+        # A value has at most as many characters as bytes: count characters only past the limit in bytes.
+        if column.len_bytes().max() > limit and column.len_chars().max() > limit:  # type: ignore[operator]
             raise InvalidBatch(f"{key}.{name}: values must be at most {limit} characters")
-    return frame, max(summary[f"max:{name}"] for name in stat.value_columns)
+    return frame, max(largest[name] for name in stat.value_columns)
 
 
 def _columns_checked(stat: Statistic, frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, int]:
