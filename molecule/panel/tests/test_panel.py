@@ -1,0 +1,193 @@
+"""Verify the replica and the panel that reads it: replication by GTID over TLS into a read-only
+replica, the panel's least-privilege reader, and real traffic aggregated into the primary shown to a
+customer who logged in over TLS (testinfra, podman:// backend)."""
+
+import json
+import time
+import uuid
+
+import testinfra
+
+PRIMARY = "mol-panel-db1"
+REPLICA = "mol-panel-db2"
+testinfra_hosts = [f"podman://{REPLICA}"]
+VENV = "/opt/cdn-panel/venv/bin"
+CONF = "/etc/molecule-aggregator"
+LOG = "/var/tmp/molecule-edge.log"
+CUSTOMER = "c0000"  # the generator's busiest customer
+PASSWORD = "molecule-customer-password"
+
+
+def _sql(host, query: str) -> str:
+    return host.check_output(f"mysql --batch --skip-column-names -e {json.dumps(query)}")
+
+
+def _replica_status(host) -> dict[str, str]:
+    out = host.check_output('mysql -e "SHOW REPLICA STATUS\\G"')
+    return dict(line.strip().split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def _wait(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def test_replica_uses_gtid_over_verified_tls(host):
+    status = _replica_status(host)
+    assert status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes", status
+    assert status["Using_Gtid"] == "Slave_Pos"
+    assert status["Master_Host"] == PRIMARY
+    assert status["Master_SSL_Allowed"] == "Yes" and status["Master_SSL_Verify_Server_Cert"] == "Yes"
+    assert _sql(host, "SELECT @@gtid_strict_mode") == "1"
+    assert _sql(host, "SELECT @@gtid_slave_pos") != ""
+
+
+def test_replica_is_read_only(host):
+    assert _sql(host, "SELECT @@read_only") == "1"
+    assert _sql(host, "SELECT @@log_bin") == "0"
+    primary = testinfra.get_host(f"podman://{PRIMARY}")
+    assert _sql(primary, "SELECT @@read_only") == "0"
+    assert _sql(primary, "SELECT @@log_bin") == "1"
+
+
+def test_replication_account_requires_tls(host):
+    primary = testinfra.get_host(f"podman://{PRIMARY}")
+    grants = _sql(primary, "SHOW GRANTS FOR 'replicator'@'%'")
+    assert "GRANT REPLICATION SLAVE ON *.*" in grants and "REQUIRE SSL" in grants
+
+
+def test_row_written_on_primary_appears_on_replica(host):
+    primary = testinfra.get_host(f"podman://{PRIMARY}")
+    probe = uuid.uuid4().hex
+    _sql(
+        primary,
+        "CREATE DATABASE IF NOT EXISTS molecule_probe; "
+        "CREATE TABLE IF NOT EXISTS molecule_probe.rows (v CHAR(32) PRIMARY KEY) ENGINE=InnoDB; "
+        f"INSERT INTO molecule_probe.rows VALUES ('{probe}')",
+    )
+    query = f"SELECT COUNT(*) FROM molecule_probe.rows WHERE v = '{probe}'"
+    _wait(lambda: host.run(f"mysql --batch --skip-column-names -e {json.dumps(query)}").stdout.strip() == "1",
+          30, "the primary's row on the replica")  # fmt: skip
+    # The same GTID position on both once the row arrived.
+    assert _sql(host, "SELECT @@gtid_slave_pos") == _sql(primary, "SELECT @@gtid_binlog_pos")
+
+
+def test_panel_reader_is_least_privilege(host):
+    grants = _sql(host, "SHOW GRANTS FOR 'panel_reader'@'127.0.0.1'").splitlines()
+    on_all = [g for g in grants if " ON *.* " in g]
+    assert len(on_all) == 1 and on_all[0].startswith("GRANT SLAVE MONITOR ON *.*"), on_all
+    tables = [g for g in grants if " ON *.* " not in g]
+    assert tables and all(g.startswith("GRANT SELECT ON `analytics`.`") for g in tables), tables
+    assert any("`streamstats_checkpoints`" in g for g in tables)
+    assert any("`stat_customer_traffic`" in g for g in tables)
+
+
+def test_panel_answers_over_tls_only(host):
+    assert host.service("cdn-panel").is_running
+    assert host.socket("tcp://127.0.0.1:8400").is_listening
+    assert not host.socket("tcp://0.0.0.0:8400").is_listening
+    assert host.run("curl --silent --fail --insecure https://127.0.0.1/healthz").rc == 0 or host.run(
+        f"{VENV}/python -c \"import requests; requests.get('https://127.0.0.1/healthz', verify=False).raise_for_status()\""
+    ).rc == 0
+
+
+def _log_totals(host) -> tuple[int, int]:
+    out = host.check_output(
+        f"awk -F'\\t' '$2 == \"{CUSTOMER}\" {{ n++; b += $10 }} END {{ print n + 0, b + 0 }}' {LOG}"
+    )
+    requests, sent = out.split()
+    return int(requests), int(sent)
+
+
+def _sql_totals(host, month_start: str) -> tuple[int, int]:
+    out = _sql(
+        host,
+        "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(bytes_sent), 0) FROM analytics.stat_customer_traffic "
+        f"WHERE customer = '{CUSTOMER}' AND bucket >= '{month_start}'",
+    )
+    requests, sent = out.split()
+    return int(requests), int(sent)
+
+
+LOGIN = """
+import json, re, sys, requests
+base, customer, month = sys.argv[1:4]
+s = requests.Session()
+s.verify = False
+form = s.get(base + "/login").text
+csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+r = s.post(base + "/login", data={"username": sys.argv[4], "password": sys.argv[5], "csrf_token": csrf})
+r.raise_for_status()
+page = s.get(f"{base}/c/{customer}/usage", params={"month": month})
+usage = s.get(f"{base}/api/v1/customers/{customer}/usage", params={"month": month}).json()
+other = s.get(f"{base}/api/v1/customers/c0001/usage", params={"month": month})
+print(json.dumps({"page": page.status_code, "complete": "Data complete up to" in page.text,
+                  "usage": usage, "other": other.status_code}))
+"""
+
+
+def test_customer_sees_the_aggregators_numbers(host):
+    now = int(time.time())
+    month_start = time.strftime("%Y-%m-01 00:00:00", time.gmtime(now))
+    month = month_start[:7]
+    start = max(now - 1200, int(time.mktime(time.strptime(month_start, "%Y-%m-%d %H:%M:%S"))) - time.timezone)
+    host.check_output(
+        f"{VENV}/streamstats generate --lines 2000 --seed 7 --start {start} --rate {2000 / (now - start):.6f} "
+        f"--customers 3 --edge mol-edge --output {LOG}"
+    )
+    host.run("systemctl stop molecule-aggregator")
+    host.run("systemctl reset-failed molecule-aggregator")
+    host.check_output(
+        f"systemd-run --unit molecule-aggregator --working-directory {CONF} "
+        f"{VENV}/streamstats aggregator --config {CONF}/aggregator.yml"
+    )
+    try:
+        _wait(lambda: host.run("curl --silent --fail http://127.0.0.1:9499/healthz").rc == 0
+              or host.run(f"{VENV}/python -c \"import requests; requests.get('http://127.0.0.1:9499/healthz').raise_for_status()\"").rc == 0,
+              60, "the aggregator")  # fmt: skip
+        host.check_output(f"cd {CONF} && {VENV}/streamstats agent --once --config {CONF}/agent.yml")
+        expected = _log_totals(host)
+        assert expected[0] > 0
+        primary = testinfra.get_host(f"podman://{PRIMARY}")
+        _wait(lambda: _sql_totals(primary, month_start) == expected, 90, "the aggregator's flush to the primary")
+    finally:
+        host.run("systemctl stop molecule-aggregator")
+    _wait(lambda: _sql_totals(host, month_start) == expected, 30, "the replica to have the flush")
+
+    add = f"CDN_PANEL_PASSWORD={PASSWORD} {VENV}/cdn-panel user add molcustomer --customer {CUSTOMER} --if-missing --config /etc/cdn-panel/panel.yml"
+    host.check_output(add)
+    out = host.check_output(
+        f"{VENV}/python -W ignore -c {json.dumps(LOGIN)} https://127.0.0.1 {CUSTOMER} {month} molcustomer {PASSWORD}"
+    )
+    seen = json.loads(out)
+    assert seen["page"] == 200 and seen["complete"]
+    assert seen["usage"]["exact"] is True
+    assert (seen["usage"]["requests"], seen["usage"]["bytes_sent"]) == expected
+    assert seen["other"] == 404  # another customer's numbers are not this user's
+
+
+OPERATOR = """
+import json, sys, requests
+s = requests.Session()
+s.verify = False
+print(json.dumps(s.get(sys.argv[1] + "/api/v1/operator/pipeline",
+                       headers={"Authorization": "Bearer " + sys.argv[2]}).json()))
+"""
+
+
+def test_operator_sees_the_replica_lag(host):
+    host.check_output(
+        f"CDN_PANEL_PASSWORD={PASSWORD} {VENV}/cdn-panel user add molops --role operator --if-missing "
+        "--config /etc/cdn-panel/panel.yml"
+    )
+    token = host.check_output(
+        f"{VENV}/cdn-panel token add molops --name molecule --config /etc/cdn-panel/panel.yml"
+    ).split()[-1]
+    pipeline = json.loads(host.check_output(f"{VENV}/python -W ignore -c {json.dumps(OPERATOR)} https://127.0.0.1 {token}"))
+    assert pipeline["replica"]["state"] == "replica", pipeline["replica"]
+    assert pipeline["replica"]["lag_seconds"] is not None and pipeline["replica"]["lag_seconds"] >= 0
