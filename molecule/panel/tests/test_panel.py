@@ -2,6 +2,7 @@
 replica, the panel's least-privilege reader, and real traffic aggregated into the primary shown to a
 customer who logged in over TLS (testinfra, podman:// backend)."""
 
+import calendar
 import json
 import time
 import uuid
@@ -91,9 +92,17 @@ def test_panel_answers_over_tls_only(host):
     assert host.service("cdn-panel").is_running
     assert host.socket("tcp://127.0.0.1:8400").is_listening
     assert not host.socket("tcp://0.0.0.0:8400").is_listening
-    assert host.run("curl --silent --fail --insecure https://127.0.0.1/healthz").rc == 0 or host.run(
-        f"{VENV}/python -c \"import requests; requests.get('https://127.0.0.1/healthz', verify=False).raise_for_status()\""
-    ).rc == 0
+    assert _answers(host, "https://127.0.0.1/healthz")
+    assert not _answers(host, "http://127.0.0.1:443/healthz")  # plain HTTP to the TLS port
+
+
+def _answers(host, url: str) -> bool:
+    probe = f"import requests; requests.get({url!r}, verify=False, timeout=10).raise_for_status()"
+    return host.run(f"{VENV}/python -W ignore -c {json.dumps(probe)}").rc == 0
+
+
+def _python(host, script: str, *args: str) -> dict:
+    return json.loads(host.check_output(f"{VENV}/python -W ignore -c {json.dumps(script)} {' '.join(args)}"))
 
 
 def _log_totals(host) -> tuple[int, int]:
@@ -107,8 +116,8 @@ def _log_totals(host) -> tuple[int, int]:
 def _sql_totals(host, month_start: str) -> tuple[int, int]:
     out = _sql(
         host,
-        "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(bytes_sent), 0) FROM analytics.stat_customer_traffic "
-        f"WHERE customer = '{CUSTOMER}' AND bucket >= '{month_start}'",
+        "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(bytes_sent), 0) "
+        f"FROM analytics.stat_customer_traffic WHERE customer = '{CUSTOMER}' AND bucket >= '{month_start}'",
     )
     requests, sent = out.split()
     return int(requests), int(sent)
@@ -135,9 +144,11 @@ def test_customer_sees_the_aggregators_numbers(host):
     now = int(time.time())
     month_start = time.strftime("%Y-%m-01 00:00:00", time.gmtime(now))
     month = month_start[:7]
-    start = max(now - 1200, int(time.mktime(time.strptime(month_start, "%Y-%m-%d %H:%M:%S"))) - time.timezone)
+    # 2,000 lines over the last 20 minutes of this month
+    start = max(now - 1200, calendar.timegm(time.strptime(month_start, "%Y-%m-%d %H:%M:%S")))
+    rate = 2000 / max(1, now - start)
     host.check_output(
-        f"{VENV}/streamstats generate --lines 2000 --seed 7 --start {start} --rate {2000 / (now - start):.6f} "
+        f"{VENV}/streamstats generate --lines 2000 --seed 7 --start {start} --rate {rate:.6f} "
         f"--customers 3 --edge mol-edge --output {LOG}"
     )
     host.run("systemctl stop molecule-aggregator")
@@ -147,24 +158,21 @@ def test_customer_sees_the_aggregators_numbers(host):
         f"{VENV}/streamstats aggregator --config {CONF}/aggregator.yml"
     )
     try:
-        _wait(lambda: host.run("curl --silent --fail http://127.0.0.1:9499/healthz").rc == 0
-              or host.run(f"{VENV}/python -c \"import requests; requests.get('http://127.0.0.1:9499/healthz').raise_for_status()\"").rc == 0,
-              60, "the aggregator")  # fmt: skip
+        _wait(lambda: _answers(host, "http://127.0.0.1:9499/healthz"), 60, "the aggregator")
         host.check_output(f"cd {CONF} && {VENV}/streamstats agent --once --config {CONF}/agent.yml")
         expected = _log_totals(host)
         assert expected[0] > 0
         primary = testinfra.get_host(f"podman://{PRIMARY}")
-        _wait(lambda: _sql_totals(primary, month_start) == expected, 90, "the aggregator's flush to the primary")
+        _wait(lambda: _sql_totals(primary, month_start) == expected, 90, "the aggregator's flush")
     finally:
         host.run("systemctl stop molecule-aggregator")
     _wait(lambda: _sql_totals(host, month_start) == expected, 30, "the replica to have the flush")
 
-    add = f"CDN_PANEL_PASSWORD={PASSWORD} {VENV}/cdn-panel user add molcustomer --customer {CUSTOMER} --if-missing --config /etc/cdn-panel/panel.yml"
-    host.check_output(add)
-    out = host.check_output(
-        f"{VENV}/python -W ignore -c {json.dumps(LOGIN)} https://127.0.0.1 {CUSTOMER} {month} molcustomer {PASSWORD}"
+    host.check_output(
+        f"CDN_PANEL_PASSWORD={PASSWORD} {VENV}/cdn-panel user add molcustomer --customer {CUSTOMER} "
+        "--if-missing --config /etc/cdn-panel/panel.yml"
     )
-    seen = json.loads(out)
+    seen = _python(host, LOGIN, "https://127.0.0.1", CUSTOMER, month, "molcustomer", PASSWORD)
     assert seen["page"] == 200 and seen["complete"]
     assert seen["usage"]["exact"] is True
     assert (seen["usage"]["requests"], seen["usage"]["bytes_sent"]) == expected
@@ -188,6 +196,6 @@ def test_operator_sees_the_replica_lag(host):
     token = host.check_output(
         f"{VENV}/cdn-panel token add molops --name molecule --config /etc/cdn-panel/panel.yml"
     ).split()[-1]
-    pipeline = json.loads(host.check_output(f"{VENV}/python -W ignore -c {json.dumps(OPERATOR)} https://127.0.0.1 {token}"))
+    pipeline = _python(host, OPERATOR, "https://127.0.0.1", token)
     assert pipeline["replica"]["state"] == "replica", pipeline["replica"]
     assert pipeline["replica"]["lag_seconds"] is not None and pipeline["replica"]["lag_seconds"] >= 0
