@@ -8,7 +8,7 @@ relative to the configuration file), so the configuration itself may be world-re
     login_throttle: {max_failures: 5, max_failures_per_client: 50, window: 15m}
     complete_margin: 5s                   # subtracted from the checkpoints for "data complete up to"
     mysql: {host: 127.0.0.1, port: 3306, user: panel_reader, password_file: db-password, database: analytics}
-    accounts_mysql: {host: db1, user: panel, password_file: accounts-password, database: cdnpanel, ssl_ca: ca.pem}
+    accounts_mysql: {host: db1, user: panel, password_file: accounts-pw, database: cdnpanel, ssl_ca: ca.pem}
 
 `mysql` is where the statistics are read (a read-only replica, a SELECT-only account); `accounts_mysql`
 is where the panel keeps its users, tokens and login failures, which it writes (the primary, a database
