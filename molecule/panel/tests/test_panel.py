@@ -4,6 +4,7 @@ customer who logged in over TLS (testinfra, podman:// backend)."""
 
 import calendar
 import json
+import shlex
 import time
 import uuid
 
@@ -20,12 +21,13 @@ PASSWORD = "molecule-customer-password"
 
 
 def _sql(host, query: str) -> str:
-    return host.check_output(f"mysql --batch --skip-column-names -e {json.dumps(query)}")
+    return host.check_output(f"mysql --batch --skip-column-names -e {shlex.quote(query)}")
 
 
 def _replica_status(host) -> dict[str, str]:
     out = host.check_output('mysql -e "SHOW REPLICA STATUS\\G"')
-    return dict(line.strip().split(": ", 1) for line in out.splitlines() if ": " in line)
+    fields = (line.strip().partition(":") for line in out.splitlines() if ":" in line)
+    return {key: value.strip() for key, _, value in fields}
 
 
 def _wait(predicate, seconds: float, what: str):
@@ -72,8 +74,8 @@ def test_row_written_on_primary_appears_on_replica(host):
         f"INSERT INTO molecule_probe.rows VALUES ('{probe}')",
     )
     query = f"SELECT COUNT(*) FROM molecule_probe.rows WHERE v = '{probe}'"
-    _wait(lambda: host.run(f"mysql --batch --skip-column-names -e {json.dumps(query)}").stdout.strip() == "1",
-          30, "the primary's row on the replica")  # fmt: skip
+    arrived = f"mysql --batch --skip-column-names -e {shlex.quote(query)}"
+    _wait(lambda: host.run(arrived).stdout.strip() == "1", 30, "the primary's row on the replica")
     # The same GTID position on both once the row arrived.
     assert _sql(host, "SELECT @@gtid_slave_pos") == _sql(primary, "SELECT @@gtid_binlog_pos")
 
@@ -98,11 +100,11 @@ def test_panel_answers_over_tls_only(host):
 
 def _answers(host, url: str) -> bool:
     probe = f"import requests; requests.get({url!r}, verify=False, timeout=10).raise_for_status()"
-    return host.run(f"{VENV}/python -W ignore -c {json.dumps(probe)}").rc == 0
+    return host.run(f"{VENV}/python -W ignore -c {shlex.quote(probe)}").rc == 0
 
 
 def _python(host, script: str, *args: str) -> dict:
-    return json.loads(host.check_output(f"{VENV}/python -W ignore -c {json.dumps(script)} {' '.join(args)}"))
+    return json.loads(host.check_output(f"{VENV}/python -W ignore -c {shlex.quote(script)} {' '.join(args)}"))
 
 
 def _log_totals(host) -> tuple[int, int]:
