@@ -9,8 +9,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.podman import podman
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PANEL_CLI = "/opt/cdn-panel/venv/bin/cdn-panel"
 PANEL_CONFIG = "/etc/cdn-panel/panel.yml"
@@ -48,33 +52,41 @@ def ensure_customer_user(container: str, username: str, customer: str, password:
     return out.startswith("added")
 
 
-def usage_screenshot(login: DemoLogin, output: Path, timeout: float = 30.0) -> Path:
-    """Sign in through the form, open this month's Usage page, wait for its chart, save a screenshot."""
+def usage_screenshot(login: DemoLogin, output: Path) -> Path:
+    """Chromium, headless, for `save_usage_screenshot`."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
     if chromium is None:
         raise OSError("chromium is not installed (scripts/deps.sh installs it)")
-    output.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
-            # The lab's certificate is self-signed (a real one is a variable of the panel role).
-            context = browser.new_context(viewport={"width": 1366, "height": 900}, ignore_https_errors=True)
-            page = context.new_page()
-            target = f"/c/{login.customer}/usage"
-            page.goto(f"{login.url}/login?next={target}")
-            page.fill("input[name=username]", login.username)
-            page.fill("input[name=password]", login.password)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{login.url}{target}", timeout=timeout * 1000)
-            deadline = time.monotonic() + timeout
-            # No wait_for_function: it evaluates with eval(), which the panel's CSP forbids.
-            while not page.evaluate("() => !!document.querySelector('canvas')"):
-                if time.monotonic() > deadline:
-                    raise OSError(f"{target}: no chart after {timeout:.0f} s")
-                time.sleep(0.2)
-            page.screenshot(path=str(output), full_page=True)
+            return save_usage_screenshot(browser, login, output)
         finally:
             browser.close()
+
+
+def save_usage_screenshot(browser: Browser, login: DemoLogin, output: Path, timeout: float = 30.0) -> Path:
+    """Sign in through the form, open this month's Usage page, wait for its chart, save a screenshot."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # The lab's certificate is self-signed (a real one is a variable of the panel role).
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        target = f"/c/{login.customer}/usage"
+        page.goto(f"{login.url}/login?next={target}")
+        page.fill("input[name=username]", login.username)
+        page.fill("input[name=password]", login.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{login.url}{target}", timeout=timeout * 1000)
+        deadline = time.monotonic() + timeout
+        # No wait_for_function: it evaluates with eval(), which the panel's CSP forbids.
+        while not page.evaluate("() => !!document.querySelector('canvas')"):
+            if time.monotonic() > deadline:
+                raise OSError(f"{target}: no chart after {timeout:.0f} s")
+            time.sleep(0.2)
+        page.screenshot(path=str(output), full_page=True)
+    finally:
+        context.close()
     return output
