@@ -201,3 +201,10 @@ def test_operator_sees_the_replica_lag(host):
     pipeline = _python(host, OPERATOR, "https://127.0.0.1", token)
     assert pipeline["replica"]["state"] == "replica", pipeline["replica"]
     assert pipeline["replica"]["lag_seconds"] is not None and pipeline["replica"]["lag_seconds"] >= 0
+    # A replica that stopped replicating is reported as such, not as a lag.
+    _sql(host, "STOP SLAVE")
+    try:
+        stopped = _python(host, OPERATOR, "https://127.0.0.1", token)["replica"]
+    finally:
+        _sql(host, "START SLAVE")
+    assert stopped["state"] == "replica stopped" and stopped["lag_seconds"] is None, stopped
