@@ -11,7 +11,7 @@ lab status
 server_id="$(ansible-inventory --host twin1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["leaseweb_server_id"])')"
 lab twin console "$server_id" | grep -E 'cdn-infra:|SYSLINUX|iPXE [0-9]' || true
 
-step "ansible-playbook site.yml: the baseline, then MariaDB, the aggregator, edge nginx and agents"
+step "ansible-playbook site.yml: the baseline, MariaDB and its replica, the aggregator, edge nginx and agents, the panel"
 ansible-playbook site.yml
 
 step "traffic through the edge nodes"
@@ -19,3 +19,6 @@ lab traffic --requests 2000
 
 step "bytes and requests per customer: counted from the nginx logs, and billed in MySQL"
 lab billing
+
+step "the control panel: reads the replica db2; a demo customer's login and its Usage page"
+lab panel

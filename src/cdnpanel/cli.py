@@ -60,7 +60,7 @@ def cmd_migrate(config: PanelConfig, args: argparse.Namespace) -> int:
 
 
 def _with_conn(config: PanelConfig):  # type: ignore[no-untyped-def]
-    db = Database(config.database)
+    db = Database(config.accounts_database)
     conn = db.connect()
     accounts.migrate(conn)
     return conn

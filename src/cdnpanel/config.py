@@ -7,7 +7,12 @@ relative to the configuration file), so the configuration itself may be world-re
     session_max_age: 12h
     login_throttle: {max_failures: 5, max_failures_per_client: 50, window: 15m}
     complete_margin: 5s                   # subtracted from the checkpoints for "data complete up to"
-    mysql: {host: 127.0.0.1, port: 3306, user: panel, password_file: db-password, database: streamstats}
+    mysql: {host: 127.0.0.1, port: 3306, user: panel_reader, password_file: db-password, database: analytics}
+    accounts_mysql: {host: db1, user: panel, password_file: accounts-pw, database: cdnpanel, ssl_ca: ca.pem}
+
+`mysql` is where the statistics are read (a read-only replica, a SELECT-only account); `accounts_mysql`
+is where the panel keeps its users, tokens and login failures, which it writes (the primary, a database
+of the panel's own). Without `accounts_mysql`, both live behind `mysql`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class ThrottleConfig:
 
 @dataclass(frozen=True)
 class PanelConfig:
-    database: DatabaseConfig
+    database: DatabaseConfig  # the statistics (read only)
+    accounts_database: DatabaseConfig  # the panel's own tables (read and written)
     secret_key: str = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 8400
@@ -66,19 +72,19 @@ def _known(section: dict[str, Any], allowed: set[str], where: str) -> None:
         raise ConfigError(f"{where}{unknown[0]}", "unknown key")
 
 
-def _database(section: Any, base: Path) -> DatabaseConfig:
+def _database(section: Any, base: Path, key: str = "mysql") -> DatabaseConfig:
     if not isinstance(section, dict):
-        raise ConfigError("mysql", "must be a mapping")
-    _known(section, {*DatabaseConfig.__dataclass_fields__, "password_file"}, "mysql.")
+        raise ConfigError(key, "must be a mapping")
+    _known(section, {*DatabaseConfig.__dataclass_fields__, "password_file"}, f"{key}.")
     if not section.get("database"):
-        raise ConfigError("mysql.database", "required")
+        raise ConfigError(f"{key}.database", "required")
     return DatabaseConfig(
         database=str(section["database"]),
         host=str(section.get("host", "127.0.0.1")),
         port=int(section.get("port", 3306)),
         unix_socket=str(section.get("unix_socket", "")),
         user=str(section.get("user", "panel")),
-        password=_secret(section, "password", base, "mysql."),
+        password=_secret(section, "password", base, f"{key}."),
         connect_timeout=parse_duration(str(section.get("connect_timeout", "10s"))),
         # TLS with the server's certificate and name verified (as the aggregator does), when given.
         ssl_ca=str(base / str(section["ssl_ca"])) if section.get("ssl_ca") else "",
@@ -97,7 +103,7 @@ def parse_config(document: Any, base: Path) -> PanelConfig:
         raise ConfigError("(top)", "must be a mapping")
     allowed = {
         "listen", "secret_key", "secret_key_file", "cookie_secure", "session_max_age", "login_throttle",
-        "complete_margin", "mysql", "log_level",
+        "complete_margin", "mysql", "accounts_mysql", "log_level",
     }  # fmt: skip
     _known(document, allowed, "")
     secret = _secret(document, "secret_key", base, "")
@@ -106,8 +112,11 @@ def parse_config(document: Any, base: Path) -> PanelConfig:
     host, port = _listen(str(document.get("listen", "127.0.0.1:8400")))
     throttle = document.get("login_throttle", {}) or {}
     _known(throttle, {"max_failures", "max_failures_per_client", "window"}, "login_throttle.")
+    statistics = _database(document.get("mysql"), base)
+    accounts = document.get("accounts_mysql")
     return PanelConfig(
-        database=_database(document.get("mysql"), base),
+        database=statistics,
+        accounts_database=statistics if accounts is None else _database(accounts, base, "accounts_mysql"),
         secret_key=secret,
         host=host,
         port=port,

@@ -420,7 +420,7 @@ def pipeline(conn: pymysql.connections.Connection, now: float) -> list[AgentHeal
 
 @dataclass(frozen=True)
 class Replica:
-    state: str  # "replica", "not a replica", "unknown"
+    state: str  # "replica", "replica stopped", "not a replica", "unknown"
     lag_seconds: float | None = None
     detail: str = ""
 
@@ -435,5 +435,9 @@ def replica_status(conn: pymysql.connections.Connection) -> Replica:
         return Replica("unknown", detail=str(exc.args[-1]))
     if not row:
         return Replica("not a replica", detail="the panel reads the primary")
+    if row.get("Slave_IO_Running") != "Yes" or row.get("Slave_SQL_Running") != "Yes":
+        # No lag to report: the figures are as old as the last event applied, and getting older.
+        error = row.get("Last_IO_Error") or row.get("Last_SQL_Error") or "stopped"
+        return Replica("replica stopped", None, str(error))
     lag = row.get("Seconds_Behind_Master")
     return Replica("replica", float(lag) if lag is not None else None, str(row.get("Slave_SQL_State", "")))

@@ -78,8 +78,8 @@ def _duration(seconds: float | None) -> str:
 # ---- helpers -----------------------------------------------------------------------------------------
 def _catalog(req: Req) -> tuple[queries.Catalog, float | None]:
     """The statistics there are, and up to when the billing statistic is complete."""
-    cat = queries.catalog(req.conn)
-    return cat, queries.complete_up_to(req.conn, cat, req.panel.config.complete_margin)
+    cat = queries.catalog(req.stats)
+    return cat, queries.complete_up_to(req.stats, cat, req.panel.config.complete_margin)
 
 
 def _range(req: Req) -> TimeRange:
@@ -101,7 +101,7 @@ def _script_json(payload: dict[str, Any]) -> str:
 
 def _traffic_payload(req: Req, customer: str, rng: TimeRange) -> dict[str, Any]:
     cat, complete = _catalog(req)
-    series, summary = queries.traffic(req.conn, cat, customer, rng)
+    series, summary = queries.traffic(req.stats, cat, customer, rng)
     return {
         "customer": customer,
         **_series_json(series, rng),
@@ -239,7 +239,7 @@ def traffic_page(req: Req) -> Response:
 def breakdowns_page(req: Req) -> Response:
     rng = _range(req)
     cat, complete = _catalog(req)
-    tables = [queries.breakdown(req.conn, cat, spec, req.customer, rng) for spec in queries.BREAKDOWNS]
+    tables = [queries.breakdown(req.stats, cat, spec, req.customer, rng) for spec in queries.BREAKDOWNS]
     return req.render(
         "breakdowns.html",
         {"rng": rng, "tables": tables, "complete": complete,
@@ -250,7 +250,7 @@ def breakdowns_page(req: Req) -> Response:
 def _usage(req: Req) -> tuple[queries.Usage | None, float | None, Month]:
     month = _month(req)
     cat, complete = _catalog(req)
-    return queries.usage(req.conn, cat, req.customer, month, complete), complete, month
+    return queries.usage(req.stats, cat, req.customer, month, complete), complete, month
 
 
 def usage_page(req: Req) -> Response:
@@ -297,7 +297,7 @@ def usage_csv(req: Req) -> Response:
 def _ranking(req: Req) -> tuple[list[queries.Ranked], float | None, Month]:
     month = _month(req)
     cat, complete = _catalog(req)
-    return queries.ranking(req.conn, cat, month, complete), complete, month
+    return queries.ranking(req.stats, cat, month, complete), complete, month
 
 
 def ops_customers(req: Req) -> Response:
@@ -307,8 +307,8 @@ def ops_customers(req: Req) -> Response:
 
 def _sites(req: Req) -> tuple[TimeRange, list[queries.SiteRow], list[queries.SiteRow]]:
     rng = _range(req)
-    cat = queries.catalog(req.conn)
-    return rng, queries.pops(req.conn, cat, rng), queries.edges(req.conn, cat, rng)
+    cat = queries.catalog(req.stats)
+    return rng, queries.pops(req.stats, cat, rng), queries.edges(req.stats, cat, rng)
 
 
 def ops_sites(req: Req) -> Response:
@@ -321,8 +321,8 @@ def ops_sites(req: Req) -> Response:
 
 
 def ops_pipeline(req: Req) -> Response:
-    agents = queries.pipeline(req.conn, req.now)
-    replica = queries.replica_status(req.conn)
+    agents = queries.pipeline(req.stats, req.now)
+    replica = queries.replica_status(req.stats)
     _, complete = _catalog(req)
     return req.render(
         "ops_pipeline.html", {"agents": agents, "replica": replica, "complete": complete, "now": req.now}
@@ -343,8 +343,8 @@ def api_traffic(req: Req) -> Response:
 
 def api_breakdowns(req: Req) -> Response:
     rng = _range(req)
-    cat = queries.catalog(req.conn)
-    tables = [asdict(queries.breakdown(req.conn, cat, s, req.customer, rng)) for s in queries.BREAKDOWNS]
+    cat = queries.catalog(req.stats)
+    tables = [asdict(queries.breakdown(req.stats, cat, s, req.customer, rng)) for s in queries.BREAKDOWNS]
     return JSONResponse({"customer": req.customer, "start": rng.start, "end": rng.end, "breakdowns": tables})
 
 
@@ -379,8 +379,8 @@ def api_ops_sites(req: Req) -> Response:
 
 
 def api_ops_pipeline(req: Req) -> Response:
-    agents = [asdict(a) for a in queries.pipeline(req.conn, req.now)]
-    return JSONResponse({"agents": agents, "replica": asdict(queries.replica_status(req.conn))})
+    agents = [asdict(a) for a in queries.pipeline(req.stats, req.now)]
+    return JSONResponse({"agents": agents, "replica": asdict(queries.replica_status(req.stats))})
 
 
 def openapi_document(req: Req) -> Response:

@@ -48,11 +48,16 @@ CSP = (
 
 @dataclass(frozen=True)
 class Panel:
-    """What every request needs: the configuration, the database, the templates."""
+    """What every request needs: the configuration, the databases, the templates."""
 
     config: PanelConfig
-    database: Database
+    accounts: Database  # users, tokens, login failures: read and written (the primary)
+    statistics: Database  # the statistics and checkpoints: read only (a replica)
     templates: Jinja2Templates
+
+    @property
+    def one_database(self) -> bool:
+        return self.accounts.config == self.statistics.config
 
 
 @dataclass
@@ -61,11 +66,23 @@ class Req:
 
     request: Request
     panel: Panel
-    conn: pymysql.connections.Connection
+    conn: pymysql.connections.Connection  # the accounts' database
     user: User | None
     form: FormData | None
     via_token: bool = False
     now: float = field(default_factory=time.time)
+    _stats: pymysql.connections.Connection | None = field(default=None, repr=False)
+
+    @property
+    def stats(self) -> pymysql.connections.Connection:
+        """The statistics' database, connected on first use (pages such as the login form need none)."""
+        if self._stats is None:
+            self._stats = self.conn if self.panel.one_database else self.panel.statistics.connect()
+        return self._stats
+
+    def close_stats(self) -> None:
+        if self._stats is not None and self._stats is not self.conn:
+            self._stats.close()
 
     @property
     def customer(self) -> str:
@@ -166,10 +183,13 @@ def _authorize(req: Req, spec: RouteSpec) -> Response | None:
 
 def _run(panel: Panel, spec: RouteSpec, request: Request, form: FormData | None) -> Response:
     try:
-        with panel.database.session() as conn:
+        with panel.accounts.session() as conn:
             user, via_token = _identify(request, conn, spec.api)
             req = Req(request, panel, conn, user, form, via_token)
-            return _authorize(req, spec) or spec.handler(req)
+            try:
+                return _authorize(req, spec) or spec.handler(req)
+            finally:
+                req.close_stats()
     except RangeError as exc:  # a malformed range or month in the query
         if spec.api:
             return JSONResponse({"error": str(exc), "status": 400}, status_code=400)
@@ -236,8 +256,10 @@ class SecurityHeaders:
 
 
 def _healthz(req: Req) -> Response:
-    with req.conn.cursor() as cur:
-        cur.execute("SELECT 1")
+    """200 when both databases answer."""
+    for conn in (req.conn, req.stats):
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
     return JSONResponse({"status": "ok"})
 
 
@@ -282,7 +304,7 @@ def access_table() -> dict[tuple[str, str], str]:
 def create_app(config: PanelConfig) -> Starlette:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     views.register_filters(templates)
-    panel = Panel(config, Database(config.database), templates)
+    panel = Panel(config, Database(config.accounts_database), Database(config.database), templates)
     routes: list[BaseRoute] = [
         Route(spec.path, _endpoint(panel, spec), methods=list(spec.methods)) for spec in ROUTES
     ]
@@ -305,5 +327,5 @@ def create_app(config: PanelConfig) -> Starlette:
 
 
 def migrate(config: PanelConfig) -> list[str]:
-    with Database(config.database).session() as conn:
+    with Database(config.accounts_database).session() as conn:
         return accounts.migrate(conn)

@@ -4,6 +4,8 @@ lab image                      build (or reuse) the Debian base image
 lab up | down | status         the lab: container hosts (inventory/lab/hosts.yml), the LeaseWeb
                                simulator and goiardi on loopback, the bare-metal twins
 lab container up|down NAME...  single containers from the same recipe (Molecule's create/destroy)
+lab panel                      the control panel's URL, a demo customer's login and a screenshot of
+                               its Usage page
 lab twin power-event           the LeaseWeb simulator's power hook: one JSON event on stdin
 lab twin status | console ID | stop ID
                                the bare-metal twins (QEMU VMs), by hand
@@ -22,7 +24,8 @@ from lab.baremetal import load_lab_servers, restore_power, wait_for_sshd
 from lab.daemons import DaemonError
 from lab.hosts import LAB_NETWORK, boot_server_address, group_containers, lab_container, load_lab_hosts
 from lab.image import ensure_base_image
-from lab.paths import LAB_INVENTORY, LAB_STATE
+from lab.panel import DemoLogin, demo_password, ensure_customer_user, usage_screenshot
+from lab.paths import LAB_INVENTORY, LAB_STATE, REPO_ROOT
 from lab.podman import (
     ContainerHost,
     PodmanError,
@@ -125,6 +128,21 @@ def cmd_billing(args: argparse.Namespace) -> int:
     return 0 if from_logs == from_mysql else 1
 
 
+def cmd_panel(args: argparse.Namespace) -> None:
+    panel = group_containers(args.inventory, "panel")[0]
+    spec = next(s for s in load_lab_hosts(args.inventory) if s.container == panel)
+    host, port, _ = spec.publish[0].rsplit(":", 2)
+    password = demo_password(LAB_STATE / "secrets", args.user)
+    created = ensure_customer_user(panel, args.user, args.customer, password)
+    login = DemoLogin(f"https://{host}:{port}", args.user, password, args.customer)
+    shot = usage_screenshot(login, args.screenshot)
+    print(f"panel: {login.url}/ (the lab's self-signed certificate)")
+    print(f"customer login: {login.username} / {login.password} ({'created' if created else 'exists'}; "
+          f"customer {login.customer})")  # fmt: skip
+    print(f"operator login: ops / the password in {LAB_STATE / 'secrets' / 'panel-operator-ops'}")
+    print(f"usage page screenshot: {shot}")
+
+
 def cmd_container(args: argparse.Namespace) -> None:
     if args.action == "down":
         _stop(args.names)
@@ -209,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     billing = sub.add_parser("billing", help="bytes and requests per customer: the edges' logs beside MySQL")
     billing.add_argument("--wait", type=float, default=75.0, help="seconds to wait for MySQL to catch up")
     billing.set_defaults(func=cmd_billing)
+    panel = sub.add_parser("panel", help="the panel's URL, a demo customer's login, a Usage screenshot")
+    panel.add_argument("--user", default="acme-demo")
+    panel.add_argument("--customer", default="acme")
+    panel.add_argument("--screenshot", type=Path, default=REPO_ROOT / ".cache" / "demo" / "panel-usage.png")
+    panel.set_defaults(func=cmd_panel)
     container = sub.add_parser("container", help="single containers from the lab's recipe")
     container.add_argument("action", choices=("up", "down"))
     container.add_argument("names", nargs="+")

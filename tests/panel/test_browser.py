@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from lab.panel import DemoLogin, save_usage_screenshot
 from tests.panel.support import PASSWORD_OF, PanelServer, Pipeline, p95_from_lines, per_interval
 from tests.support import require_binary
 
@@ -191,3 +192,10 @@ def test_page_weight_of_the_traffic_page(browser: Browser, panel: PanelServer):
     assert {"panel.js", "panel.css", "uPlot.iife.min.js", "uPlot.min.css"} <= kinds
     (ARTIFACTS / "traffic-page-weight.txt").write_text("".join(f"{size}\t{name}\n" for name, size in sizes))
     assert total < 200_000, sizes
+
+
+def test_the_demos_usage_screenshot(browser: Browser, panel: PanelServer):
+    """`lab panel` (the end of `make demo`): sign in as a customer, wait for the Usage chart, save it."""
+    login = DemoLogin(panel.url, "alice", PASSWORD_OF["alice"], "c0000")
+    shot = save_usage_screenshot(browser, login, ARTIFACTS / "demo-usage.png")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

@@ -96,3 +96,21 @@ def test_configuration_defaults(tmp_path: Path):
     )
     assert config.cookie_secure is True and (config.host, config.port) == ("127.0.0.1", 8400)
     assert config.database.password == "secret" and config.throttle.max_failures == 5
+    assert config.accounts_database == config.database  # one server, one database
+
+
+def test_accounts_database_of_their_own(tmp_path: Path):
+    (tmp_path / "pw").write_text("secret\n")
+    (tmp_path / "ca.pem").write_text("ca\n")
+    config = parse_config(
+        {"secret_key": "k" * 40,
+         "mysql": {"database": "analytics", "user": "panel_reader", "password_file": "pw"},
+         "accounts_mysql": {"host": "db1", "database": "cdnpanel", "password": "other", "ssl_ca": "ca.pem"}},
+        tmp_path,
+    )  # fmt: skip
+    assert (config.database.user, config.database.host) == ("panel_reader", "127.0.0.1")
+    accounts_db = config.accounts_database
+    assert (accounts_db.host, accounts_db.database, accounts_db.password) == ("db1", "cdnpanel", "other")
+    assert accounts_db.ssl_ca == str(tmp_path / "ca.pem")
+    with pytest.raises(ConfigError, match=r"accounts_mysql\.database"):
+        parse_config({"secret_key": "k" * 40, "mysql": {"database": "s"}, "accounts_mysql": {}}, tmp_path)
