@@ -216,6 +216,9 @@ def tuning_cnf(port: int, base: Path) -> str:
         ansible_facts={"memtotal_mb": pool * 2},
         __mysql_server_buffer_pool_mb=pool,
         __mysql_server_log_file_mb=max(256, min(pool // 4, 4096)),
+        # A standalone server, as the role's defaults make it (no replication).
+        __mysql_server_binlog=defaults["mysql_server_binlog_enabled"]
+        or defaults["mysql_server_replication_role"] == "primary",
     )
     return _debian_cnf() + "\n" + rendered + _private_cnf(base)
 
