@@ -280,10 +280,6 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _rss_tree_mb(pid: int) -> float:
-    return sum(_rss_mb(p) for p in _tree(pid))
-
-
 def _tree(pid: int) -> list[int]:
     """`pid` and its children (nginx's workers)."""
     children = []
@@ -419,7 +415,7 @@ class Host:
 
     async def sample_rss(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.peak_rss = max(self.peak_rss, sum(_rss_tree_mb(a.process.pid) for a in self.aggregators))
+            self.peak_rss = max(self.peak_rss, sum(_rss_mb(a.process.pid) for a in self.aggregators))
             await asyncio.sleep(0.5)
 
     def stop(self) -> int:
