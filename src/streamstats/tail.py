@@ -28,6 +28,8 @@ log = logging.getLogger("streamstats.tail")
 # How far back from the end of a read its last newline is looked for first (a longer last line: the
 # chunk is read whole and cut, a copy).
 _PROBE = 64 * 1024
+# A stream's start reads the chain again when a rotation moved the file it chose meanwhile.
+START_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,23 @@ class Stream:
 
     # --- the chain -------------------------------------------------------------------------------------
     def chain(self) -> list[Candidate]:
-        """Existing regular files of the stream, oldest first, the live path last, each inode once."""
+        """Existing regular files of the stream, oldest first, the live path last, each inode once.
+
+        The names are looked at newest first, the way a rotation moves files (`.1` to `.2`, then the
+        live path to `.1`): a file moved while they are looked at is then seen at its old name or at
+        its new one, never at neither (looked at oldest first, it could be missed at both, and the
+        reader would skip it)."""
         out: list[Candidate] = []
-        for name in [*reversed(self.rotated), self.path]:
+        seen: set[tuple[int, int]] = set()
+        for name in [self.path, *self.rotated]:
             try:
                 st = os.stat(name)
             except OSError:
                 continue
-            if stat_module.S_ISREG(st.st_mode):
-                out = [c for c in out if (c.dev, c.ino) != (st.st_dev, st.st_ino)]
+            if stat_module.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
                 out.append(Candidate(name, st.st_dev, st.st_ino, st.st_size))
-        return out
+        return out[::-1]
 
     def locate(self, pos: FilePos, chain: list[Candidate]) -> int | None:
         """The chain index of the file `pos` is in: the same inode with the same first bytes, or else
@@ -148,11 +156,16 @@ class Stream:
 
     # --- opening -----------------------------------------------------------------------------------------
     def _open(self, candidate: Candidate, offset: int) -> bool:
+        """Open the candidate's file; False if its name no longer holds it (a rotation moved it since
+        the chain was read: the caller reads the chain again)."""
         try:
             fd = os.open(candidate.path, os.O_RDONLY)
         except OSError:
             return False
         st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (candidate.dev, candidate.ino):
+            os.close(fd)
+            return False
         self.close()
         empty = prefix_hash(b"")  # until the file has bytes to fingerprint
         live = candidate.path == self.path
@@ -166,21 +179,25 @@ class Stream:
 
         Without positions the live file is opened at its start (or after its last line, `at_end`).
         """
-        chain = self.chain()
-        found: list[tuple[int, int]] = []
-        lost: list[FilePos] = []
-        for pos in positions:
-            index = self.locate(pos, chain)
-            if index is None:
-                lost.append(pos)
-            else:
-                found.append((index, pos.offset))
-        if found:
+        for _ in range(START_ATTEMPTS):
+            chain = self.chain()
+            found: list[tuple[int, int]] = []
+            lost: list[FilePos] = []
+            for pos in positions:
+                index = self.locate(pos, chain)
+                if index is None:
+                    lost.append(pos)
+                else:
+                    found.append((index, pos.offset))
+            if not found:
+                break
             index, offset = min(found)
             start = next(p for p in positions if (self.locate(p, chain), p.offset) == (index, offset))
             if self._open(chain[index], offset):
                 self.previous = start  # the position until something is read
-            return lost
+                return lost
+        else:
+            raise OSError(f"{self.path}: its files kept moving while the stream was opened")
         live = chain[-1] if chain and chain[-1].path == self.path else None
         if lost:
             event(
@@ -275,7 +292,8 @@ class Stream:
         here = self._index(chain)
         if before is None or here is None or here <= before + 1:
             return False
-        self._read_copy(chain[before + 1], 0)
+        if not self._read_copy(chain[before + 1], 0):
+            f.mtime = 0.0  # the copy moved since the chain was read: look again at the next read
         return True
 
     def _index(self, chain: list[Candidate]) -> int | None:
@@ -284,7 +302,7 @@ class Stream:
         assert f is not None
         return next((i for i, c in enumerate(chain) if (c.dev, c.ino) == (f.dev, f.ino)), None)
 
-    def _read_copy(self, copy: Candidate, offset: int) -> None:
+    def _read_copy(self, copy: Candidate, offset: int) -> bool:
         event(
             log,
             logging.INFO,
@@ -295,7 +313,7 @@ class Stream:
             offset=offset,
         )
         self.on_event("copytruncate", self.path)
-        self._open(copy, offset)
+        return self._open(copy, offset)
 
     def _advance(self, data: bytes, skipped: str, consumed: int | None = None) -> Chunk:
         f = self.file

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from streamstats.positions import FilePos
 from streamstats.tail import Chunk, Stream
 
 
@@ -249,3 +250,67 @@ def test_random_rotations_and_restarts_read_every_line_once(tmp_path: Path, seed
     counted += [*pending, _drain(stream, 4096)[0]]
     numbers = [int(line.split()[1]) for line in b"".join(counted).decode().splitlines()]
     assert numbers == list(range(writer.lines))
+
+
+def _rotate_during(monkeypatch, call: str, log: Path, at: int, rotate) -> None:
+    """Run `rotate` just before the `at`-th call of os.`call` on one of the log's names: a rotation
+    at that exact point of the reader's work, with real files."""
+    real = getattr(os, call)
+    calls = 0
+
+    def hooked(path, *args, **kwargs):
+        nonlocal calls
+        if str(path).startswith(str(log)):
+            calls += 1
+            if calls == at:
+                monkeypatch.setattr(os, call, real)
+                rotate()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, call, hooked)
+
+
+@pytest.mark.parametrize("at", range(1, 6))
+def test_a_rotation_while_the_chain_is_read_hides_no_file(tmp_path: Path, monkeypatch, at: int):
+    """Whenever a rename rotation falls between the chain's looks at the names, every file that
+    exists before and after it is in the chain, oldest first (looked at oldest first, `.1` moved
+    to `.2` after `.2` was looked at and before `.1` was: missed, and its lines skipped)."""
+    log = tmp_path / "access.log"
+    writer = _Logrotate(log)
+    for _ in range(2):
+        writer.write(5)
+        writer.rotate(rename=True)
+    writer.write(5)
+    inodes = [os.stat(p).st_ino for p in (f"{log}.2", f"{log}.1", log)]  # oldest first
+    stream = Stream(str(log), [f"{{path}}.{n}" for n in range(1, 5)], rotate_wait=0.0)
+    _rotate_during(monkeypatch, "stat", log, at, lambda: writer.rotate(rename=True))
+    seen = [c.ino for c in stream.chain()]
+    assert len(seen) == len(set(seen))
+    assert [ino for ino in seen if ino in inodes] == inodes
+
+
+def test_a_file_moved_between_the_chain_and_its_opening_is_not_skipped(tmp_path: Path, monkeypatch):
+    """The reader finishes a rotated file and opens the live one; a rotation renames that file just
+    before: the name now holds the new, empty file. The reader notices the other inode and reads the
+    chain again, so the renamed file's lines are read, then the new file's."""
+    log = tmp_path / "access.log"
+    writer = _Logrotate(log)
+    writer.write(5)
+    writer.rotate(rename=True)
+    writer.write(7)
+    stream = Stream(str(log), ["{path}.1", "{path}.2"], rotate_wait=0.0)
+    stream.start([], at_end=False)
+    stream.close()
+    stream = Stream(str(log), ["{path}.1", "{path}.2"], rotate_wait=0.0)
+    first = stream.chain()[0]
+    assert stream.start([FilePos(first.dev, first.ino, "0" * 32, 0, 0)], at_end=False) == []
+
+    def rotate_then_write() -> None:
+        writer.rotate(rename=True)
+        writer.write(3)
+
+    # the first open of a log name from here on is the reader moving on to the live file
+    _rotate_during(monkeypatch, "open", log, 1, rotate_then_write)
+    data, _ = _drain(stream)
+    numbers = [int(line.split()[1]) for line in data.decode().splitlines()]
+    assert numbers == list(range(15))
