@@ -14,13 +14,15 @@ answers; an operator's session asks, after one warm-up pass, for each customer's
 traffic customers. Per page: p50 and p99 of the time to the last byte on loopback (server time: SQL,
 Python, rendering; no network) and the CPU milliseconds per page of the panel's process and of
 MariaDB (steadier than wall time on a shared machine), and p50/p99 of the same figures computed
-in-process by `cdnpanel.queries` alone (the SQL and the Python around it).
-Writes bench/results/panel.json.
+in-process by `cdnpanel.queries` alone (the SQL and the Python around it), once from the rollups
+(`stat_customer_traffic_5m`, `..._1h`: what the panel reads) and once from the 1-minute tables alone
+(the baseline: the panel before rollups). Writes bench/results/panel.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -43,8 +45,9 @@ from cdnpanel import accounts, queries
 from cdnpanel.periods import Month, TimeRange
 from streamstats.config import MySQLConfig
 from streamstats.formats import load_formats
+from streamstats.pending import Chain
 from streamstats.schema import migrate
-from streamstats.sink import Segment, connect, write_statistic
+from streamstats.sink import connect, write_statistic
 from streamstats.statistics import Statistic, StatisticSet, parse_statistic_set
 from tests.mariadb import PASSWORD, USER
 from tests.panel.support import PanelServer, login
@@ -107,8 +110,8 @@ def load(cfg: MySQLConfig, stats: dict[str, Statistic], month: Month, days: int,
         for day in range(days):
             frame = day_frame(stat, month.start + day * 86400, customers[:count], rates[:count], day)
             end = json.dumps({"day": day + 1})
-            pending = {"bench01": [Segment(position, end, [frame], "0" * 32, day + 1)]}
-            rows += write_statistic(conn, stat, "stat_" + name, pending, None).rows
+            chains = {"bench01": Chain(position, end, "0" * 32, day + 1)}
+            rows += write_statistic(conn, stat, "stat_" + name, frame, chains).rows
             position = end
         written[f"{name}_rows"] = rows
         written[f"{name}_write_seconds"] = round(time.monotonic() - began, 1)
@@ -140,12 +143,16 @@ def timed_pages(session: requests.Session, urls: list[str], pids: dict[str, int]
     return percentiles(times) | spent
 
 
-def timed_queries(server: Any, database: str, month: Month, customers: list[str], traffic: list[str]) -> dict:
-    """The pages' figures by cdnpanel.queries alone, in-process."""
+def timed_queries(server: Any, database: str, month: Month, customers: list[str], traffic: list[str],
+                  rollups: bool = True) -> dict:  # fmt: skip
+    """The pages' figures by cdnpanel.queries alone, in-process; without `rollups`, from the
+    statistics' own tables as before they had rollups (the baseline)."""
     conn = server.connect(database)
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00'")
     cat = queries.catalog(conn)
+    if not rollups:
+        cat = {name: dataclasses.replace(table, rollups={}) for name, table in cat.items()}
     complete = queries.complete_up_to(conn, cat, 5.0)
     rng = TimeRange("custom", month.start, month.end, 3 * 3600)
     usage, traffic_times = [], []
@@ -162,7 +169,11 @@ def timed_queries(server: Any, database: str, month: Month, customers: list[str]
         if repeat:
             usage, traffic_times = usage_pass, traffic_pass
     conn.close()
-    return {"usage_sql": percentiles(usage), "traffic_month_sql": percentiles(traffic_times)}
+    suffix = "" if rollups else "_without_rollups"
+    return {
+        f"usage_sql{suffix}": percentiles(usage),
+        f"traffic_month_sql{suffix}": percentiles(traffic_times),
+    }
 
 
 def page_weight(session: requests.Session, url: str, base: str) -> dict[str, int]:
@@ -221,6 +232,7 @@ def main() -> None:
                     "usage_page": timed_pages(session, usage_urls, pids),
                     "traffic_month_page": timed_pages(session, traffic_urls, pids),
                     **timed_queries(server, database, month, customers, traffic),
+                    **timed_queries(server, database, month, customers, traffic, rollups=False),
                     "traffic_page_weight": page_weight(session, traffic_urls[0], panel.url),
                 }
             finally:

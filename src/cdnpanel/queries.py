@@ -4,6 +4,7 @@ statistic set without one of them shows an empty state instead of failing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,13 @@ class StatTable:
     bucket: int
     billing: bool
     description: str
+    rollups: dict[int, str] = field(default_factory=dict)  # bucket seconds -> table, readable ones only
+
+    def source(self, step: int) -> str:
+        """The table to sum points of `step` seconds from (aligned to `step`): the coarsest rollup
+        whose buckets fit in a point, else the statistic's own table."""
+        fitting = [seconds for seconds in self.rollups if step % seconds == 0]
+        return self.rollups[max(fitting)] if fitting else self.table
 
 
 Catalog = dict[str, StatTable]
@@ -114,14 +122,46 @@ class SiteRow:
     error_rate: float | None  # 5xx share of requests; None where the statistics do not say
 
 
+_CATALOG = f"SELECT name, table_name, bucket_seconds, billing, description, {{}} FROM {STATISTICS}"
+UNKNOWN_COLUMN = 1054
+
+
+def _catalog_rows(cur: pymysql.cursors.Cursor) -> list[tuple]:
+    try:
+        cur.execute(_CATALOG.format("rollups"))
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] != UNKNOWN_COLUMN:
+            raise
+        cur.execute(_CATALOG.format("'{}'"))  # written by aggregators older than rollups
+    return list(cur.fetchall())
+
+
+def _readable(cur: pymysql.cursors.Cursor, tables: set[str]) -> set[str]:
+    """Those of `tables` this account may read: information_schema lists no other."""
+    if not tables:
+        return set()
+    marks = ", ".join(["%s"] * len(tables))
+    cur.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+        f"AND table_name IN ({marks})",
+        sorted(tables),
+    )
+    return {str(name) for (name,) in cur.fetchall()}
+
+
 def catalog(conn: pymysql.connections.Connection) -> Catalog:
+    """The statistics, each with the rollups this account may read (a rollup made after the panel's
+    grants is skipped until they are renewed, not an error)."""
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT name, table_name, bucket_seconds, billing, description FROM {STATISTICS}")
-            rows = cur.fetchall()
+            rows = [(*row[:5], json.loads(row[5])) for row in _catalog_rows(cur)]
+            readable = _readable(cur, {t for *_, rollups in rows for t in rollups.values()})
     except pymysql.err.ProgrammingError:  # no aggregator has run against this database yet
         return {}
-    return {n: StatTable(n, t, int(b), bool(bi), d) for n, t, b, bi, d in rows}
+    return {
+        n: StatTable(n, t, int(b), bool(bi), d, {int(k): v for k, v in r.items() if v in readable})
+        for n, t, b, bi, d, r in rows
+    }
 
 
 def _range_sql(start: int, end: int) -> tuple[str, tuple[int, int]]:
@@ -140,7 +180,8 @@ def _series(
     columns = ", ".join(f"SUM({s})" for s in sums)
     sql = (
         f"SELECT UNIX_TIMESTAMP(bucket) DIV {rng.step} * {rng.step} AS t, {columns} "
-        f"FROM {quote(table.table)} WHERE {quote(key[0])} = %s AND {where} {extra} GROUP BY t ORDER BY t"
+        f"FROM {quote(table.source(rng.step))} WHERE {quote(key[0])} = %s AND {where} {extra} "
+        "GROUP BY t ORDER BY t"
     )
     with conn.cursor() as cur:
         cur.execute(sql, (key[1], *params))
@@ -169,7 +210,7 @@ def _classes(
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT status_class, UNIX_TIMESTAMP(bucket) DIV {rng.step} * {rng.step} AS t, SUM(requests) "
-            f"FROM {quote(table.table)} WHERE customer = %s AND {where} GROUP BY status_class, t",
+            f"FROM {quote(table.source(rng.step))} WHERE customer = %s AND {where} GROUP BY status_class, t",
             (customer, *span),
         )
         out: dict[str, dict[int, float]] = {}
@@ -213,7 +254,7 @@ def traffic(
         row = _one(
             conn,
             "SELECT SUM(request_time_ms_sum), SUM(request_time_ms_count), SUM(upstream_time_ms_sum), "
-            f"SUM(upstream_time_ms_count) FROM {quote(cat['customer_quality'].table)} "
+            f"SUM(upstream_time_ms_count) FROM {quote(cat['customer_quality'].source(rng.step))} "
             f"WHERE customer = %s AND {where}",
             (customer, *span),
         )
@@ -285,7 +326,8 @@ def _five_minute_sums(
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, SUM(requests), "
-            f"SUM(bytes_sent) FROM {quote(cat[BILLING].table)} WHERE {who}{where} GROUP BY customer, i",
+            f"SUM(bytes_sent) FROM {quote(cat[BILLING].source(FIVE_MINUTES))} WHERE {who}{where} "
+            "GROUP BY customer, i",
             (month.start, *params, *span),
         )
         out: dict[str, Intervals] = {}
@@ -373,7 +415,7 @@ def _site_rows(
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT {quote(key)}, SUM(requests), SUM(bytes_sent), SUM(cache_hits) "
-            f"FROM {quote(cat[traffic].table)} "
+            f"FROM {quote(cat[traffic].source(rng.step))} "
             f"WHERE {where} GROUP BY {quote(key)} ORDER BY SUM(bytes_sent) DESC",
             span,
         )
@@ -381,7 +423,7 @@ def _site_rows(
         if status and status in cat:
             cur.execute(
                 f"SELECT {quote(key)}, SUM(IF(status_class = '5xx', requests, 0)), SUM(requests) "
-                f"FROM {quote(cat[status].table)} WHERE {where} GROUP BY {quote(key)}",
+                f"FROM {quote(cat[status].source(rng.step))} WHERE {where} GROUP BY {quote(key)}",
                 span,
             )
             errors = {str(k): _ratio(e, n) for k, e, n in cur.fetchall()}

@@ -10,6 +10,10 @@ A statistic's table has the bucket start (DATETIME, UTC), its key columns and on
 
 so "bytes for customer X in November" is one SELECT over the primary key's prefix. Migrations are
 additive: a new counter becomes a new column; a changed key is refused (give the statistic a new name).
+
+A statistic's rollups (`rollups: [1h]`) are tables of the same shape with coarser buckets
+(stat_customer_traffic_1h), filled from the statistic's table when they are created and then written
+in the same transaction as it: each rollup row is always the sum of the statistic's rows in its bucket.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
           KEY by_statistic (statistic, created_at)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
     ),
+    (
+        f"""ALTER TABLE {STATISTICS} ADD COLUMN IF NOT EXISTS rollups VARCHAR(1024) NOT NULL DEFAULT '{{}}'
+          COMMENT 'the rollup tables, as JSON: {{"bucket seconds": "table name"}}'""",
+    ),
 )
 
 
@@ -78,6 +86,18 @@ def quote(name: str) -> str:
 class Column:
     name: str
     sql_type: str  # as information_schema.COLUMNS.COLUMN_TYPE spells it
+
+
+def rollup_table(table: str, seconds: int) -> str:
+    """stat_customer_traffic_1h: the statistic's table and the rollup's bucket in its largest unit."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{table}_{seconds // size}{unit}"
+    return f"{table}_{seconds}s"
+
+
+def rollup_tables(stat: Statistic, table: str) -> dict[int, str]:
+    return {seconds: rollup_table(table, seconds) for seconds in stat.rollups}
 
 
 def key_columns(stat: Statistic) -> list[Column]:
@@ -156,6 +176,31 @@ def _migrate_table(cur: pymysql.cursors.Cursor, stat: Statistic, table: str) -> 
     return done
 
 
+def _fill_rollup(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, rollup: str, seconds: int) -> None:
+    """A new rollup table starts as the sums of the statistic's rows (time zone free: the offset of a
+    bucket into its rollup bucket is counted from 1970-01-01 in the DATETIME's own terms)."""
+    bucket = quote(BUCKET_COLUMN)
+    rolled = f"{bucket} - INTERVAL TIMESTAMPDIFF(SECOND, '1970-01-01', {bucket}) MOD {seconds} SECOND"
+    keys = [quote(c) for c in stat.key_columns]
+    sums = [f"SUM({quote(c)})" for c in stat.value_columns]
+    columns = ", ".join([bucket, *keys, *(quote(c) for c in stat.value_columns)])
+    cur.execute(
+        f"INSERT INTO {quote(rollup)} ({columns}) SELECT {', '.join([rolled + ' AS b', *keys, *sums])} "
+        f"FROM {quote(table)} GROUP BY {', '.join(['b', *keys])}"
+    )
+
+
+def _migrate_rollups(cur: pymysql.cursors.Cursor, stat: Statistic, table: str) -> list[str]:
+    done = []
+    for seconds, rollup in rollup_tables(stat, table).items():
+        created = not _existing_columns(cur, rollup)
+        done += _migrate_table(cur, stat, rollup)
+        if created:
+            _fill_rollup(cur, stat, table, rollup, seconds)
+            done.append(f"filled {rollup} from {table} ({cur.rowcount} rows)")
+    return done
+
+
 def _schema_version(cur: pymysql.cursors.Cursor) -> int:
     cur.execute(
         f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (id TINYINT UNSIGNED NOT NULL PRIMARY KEY, "
@@ -191,10 +236,11 @@ def migrate(conn: pymysql.connections.Connection, stats: StatisticSet, prefix: s
             for stat in stats.statistics:
                 table = prefix + stat.name
                 done += _migrate_table(cur, stat, table)
+                done += _migrate_rollups(cur, stat, table)
                 cur.execute(
                     f"REPLACE INTO {STATISTICS} (name, table_name, fingerprint, bucket_seconds, "
-                    "retention_seconds, billing, description, definition, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP())",
+                    "retention_seconds, billing, description, definition, rollups, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP())",
                     (
                         stat.name,
                         table,
@@ -204,6 +250,7 @@ def migrate(conn: pymysql.connections.Connection, stats: StatisticSet, prefix: s
                         stat.billing,
                         stat.description,
                         json.dumps(stat.shape(), sort_keys=True),
+                        json.dumps({str(k): v for k, v in rollup_tables(stat, table).items()}),
                     ),
                 )
             conn.commit()

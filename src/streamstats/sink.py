@@ -17,13 +17,14 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 import pymysql
 
 from streamstats.config import MySQLConfig
 from streamstats.pending import Chain
-from streamstats.schema import CHECKPOINTS, QUARANTINE, primary_key, quote, staging_table_sql
+from streamstats.schema import CHECKPOINTS, QUARANTINE, primary_key, quote, rollup_tables, staging_table_sql
 from streamstats.statistics import BUCKET_COLUMN, Statistic
 
 INITIAL_POSITION = "{}"  # an agent that has committed nothing
@@ -230,10 +231,11 @@ def _existing(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: p
 
 
 def _quarantine(
-    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame
+    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame, label: str
 ) -> pl.DataFrame:
-    """Move the rows whose sum with the stored row would not fit a BIGINT into the quarantine table;
-    returns the others. Their data is kept there for an operator, never written wrapped or capped."""
+    """Move the rows whose sum with the stored row would not fit a BIGINT into the quarantine table
+    (as `label`'s); returns the others. Their data is kept there for an operator, never written wrapped
+    or capped."""
     keys = primary_key(stat)
     stored = _existing(cur, stat, table, frame)
     joined = frame.join(stored, on=keys, how="left", suffix="_stored")
@@ -245,28 +247,44 @@ def _quarantine(
     if bad.height:
         cur.executemany(
             f"INSERT INTO {QUARANTINE} (statistic, row_json, created_at) VALUES (%s, %s, UTC_TIMESTAMP(3))",
-            [(stat.name, json.dumps(row, sort_keys=True)) for row in bad.to_dicts()],
+            [(label, json.dumps(row, sort_keys=True)) for row in bad.to_dicts()],
         )
     return joined.filter(~too_big).select(frame.columns)
 
 
 def _upsert_or_quarantine(
-    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame
-) -> int:
+    cur: pymysql.cursors.Cursor, stat: Statistic, table: str, frame: pl.DataFrame, label: str
+) -> pl.DataFrame:
     """Upsert the frame; when a stored counter would overflow, set those rows aside and write the rest.
-    Returns how many rows were set aside."""
+    Returns the rows written."""
     cur.execute("SAVEPOINT upsert")
     try:
         _upsert(cur, stat, table, frame)
-        return 0
+        return frame
     except pymysql.MySQLError as exc:
         if exc.args[0] != OUT_OF_RANGE:
             raise
     cur.execute("ROLLBACK TO SAVEPOINT upsert")
-    ordered = _for_sql(stat, frame)
-    kept = _quarantine(cur, stat, table, ordered)
+    kept = _quarantine(cur, stat, table, _for_sql(stat, frame), label)
     _upsert(cur, stat, table, kept, prepared=True)
-    return ordered.height - kept.height
+    epoch = pl.col(BUCKET_COLUMN).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S").dt.epoch("s")
+    return kept.with_columns(epoch.cast(frame.schema[BUCKET_COLUMN]))
+
+
+def _rolled_up(stat: Statistic, frame: pl.DataFrame, seconds: int) -> pl.DataFrame:
+    """The rows summed into buckets of `seconds`."""
+    bucket = pl.col(BUCKET_COLUMN) // seconds * seconds
+    sums = [pl.col(c).sum() for c in stat.value_columns]
+    return frame.group_by(bucket, *stat.key_columns).agg(sums).select(stat.columns)
+
+
+def _write_rows(cur: pymysql.cursors.Cursor, stat: Statistic, table: str, rows: pl.DataFrame) -> int:
+    """The rows into the statistic's table and its rollups; returns how many were set aside."""
+    written = _upsert_or_quarantine(cur, stat, table, rows, stat.name)
+    for seconds, rollup in rollup_tables(stat, table).items():
+        rolled = _rolled_up(stat, written, seconds)
+        _upsert_or_quarantine(cur, stat, rollup, rolled, f"{stat.name}@{seconds}s")
+    return rows.height - written.height
 
 
 def write_statistic(
@@ -297,7 +315,7 @@ def write_statistic(
                 outcome.seconds = time.monotonic() - began
                 return outcome
             if not rows.is_empty():
-                outcome.quarantined = _upsert_or_quarantine(cur, stat, table, rows)
+                outcome.quarantined = _write_rows(cur, stat, table, rows)
             cur.executemany(
                 f"UPDATE {CHECKPOINTS} SET position = %s, run_id = %s, sequence = %s, "
                 "updated_at = UTC_TIMESTAMP(3) WHERE agent_id = %s AND statistic = %s",
@@ -313,17 +331,29 @@ def write_statistic(
     return outcome
 
 
+def expiry_cutoff(stat: Statistic, now: float) -> str:
+    """Rows before this bucket (UTC) are past retention. With rollups the cut falls on a boundary of
+    the largest, so that a rollup row and the rows it sums expire together."""
+    step = max(stat.rollups, default=stat.bucket)
+    cutoff = int(now - stat.retention) // step * step
+    return datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def delete_expired(conn: pymysql.connections.Connection, stat: Statistic, table: str) -> int:
-    """Delete rows whose bucket is older than the retention, in small transactions."""
-    deleted = 0
+    """Delete rows whose bucket is older than the retention (and their rollups), in small transactions;
+    returns how many of the statistic's own rows went."""
+    cutoff = expiry_cutoff(stat, time.time())
+    deleted = {}
     with conn.cursor() as cur:
-        while True:
-            cur.execute(
-                f"DELETE FROM {quote(table)} WHERE {quote(BUCKET_COLUMN)} < "
-                f"UTC_TIMESTAMP() - INTERVAL %s SECOND LIMIT {RETENTION_BATCH}",
-                (int(stat.retention),),
-            )
-            conn.commit()
-            deleted += cur.rowcount
-            if cur.rowcount < RETENTION_BATCH:
-                return deleted
+        for name in [table, *rollup_tables(stat, table).values()]:
+            deleted[name] = 0
+            while True:
+                cur.execute(
+                    f"DELETE FROM {quote(name)} WHERE {quote(BUCKET_COLUMN)} < %s LIMIT {RETENTION_BATCH}",
+                    (cutoff,),
+                )
+                conn.commit()
+                deleted[name] += cur.rowcount
+                if cur.rowcount < RETENTION_BATCH:
+                    break
+    return deleted[table]

@@ -11,6 +11,7 @@ statistics:
     flush_interval: 30s        # how often the aggregator writes it to MySQL
     flush_offset: 25s          # where in the interval (default: spread over SLOT_SPREAD steps)
     retention: 800d
+    rollups: [5m, 1h]          # also kept summed per 5 minutes and per hour (stat_customer_traffic_1h)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -54,6 +55,7 @@ STAT_KEYS = {
     "flush_interval",
     "flush_offset",
     "retention",
+    "rollups",
 }
 
 
@@ -95,6 +97,9 @@ class Statistic:
     where: tuple[tuple[str, tuple[str | int, ...]], ...] = ()
     description: str = ""
     flush_offset: float = 0.0  # written at flush_offset + k x flush_interval on the wall clock
+    # Coarser buckets the aggregator also keeps, in the same transaction as the statistic's own rows
+    # (seconds, ascending): a month read from 1-hour rows scans 60 times fewer rows than from 1-minute.
+    rollups: tuple[int, ...] = ()
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -176,6 +181,18 @@ def _bucket(raw: Any, key: str) -> int:
     if seconds != int(seconds) or 86400 % int(seconds):
         raise ConfigError(key, "must be whole seconds dividing a day (e.g. 1m, 5m, 15m, 1h, 1d)")
     return int(seconds)
+
+
+def _rollups(raw: Any, stat: Statistic, key: str) -> tuple[int, ...]:
+    if stat.top:
+        raise ConfigError(key, f"{stat.name} is a top-N statistic: its rows are each bucket's top, not sums")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(key, "a list of bucket sizes (e.g. [5m, 1h]) is required")
+    sizes = sorted({_bucket(r, f"{key}[{i}]") for i, r in enumerate(raw)})
+    for size in sizes:
+        if size <= stat.bucket or size % stat.bucket:
+            raise ConfigError(key, f"{size}s is not a multiple of the statistic's {stat.bucket}s bucket")
+    return tuple(sizes)
 
 
 def _values(raw: Any, fields: dict[str, ValueField], key: str) -> tuple[Value, ...]:
@@ -297,6 +314,8 @@ def parse_statistic(raw: Any, fields: dict[str, ValueField], key: str, index: in
         where=where,
         description=str(raw.get("description", "")),
     )
+    if "rollups" in raw:
+        stat = replace(stat, rollups=_rollups(raw["rollups"], stat, f"{key}.rollups"))
     columns = stat.columns
     for i, column in enumerate(columns):
         if column in columns[:i] or (i and column in RESERVED_COLUMNS):

@@ -115,20 +115,23 @@ def test_usage_page_and_csv_show_the_same_figures(
     assert last["date"] == f"total {pipeline.month}"
 
 
+@pytest.mark.parametrize(
+    ("days", "step"), [(2, 300), (10, 3600)], ids=["5-minute-points", "hourly-points-from-rollups"]
+)
 def test_traffic_series_and_summary_equal_the_logs(
-    panel: PanelServer, pipeline: Pipeline, alice: requests.Session
+    panel: PanelServer, pipeline: Pipeline, alice: requests.Session, days: int, step: int
 ):
     start = pipeline.month_start + 86400
-    end = start + 2 * 86400
+    end = start + days * 86400
     data = _get(
         alice, f"{panel.url}/api/v1/customers/c0000/traffic?range=custom&from={_iso(start)}&to={_iso(end)}"
     )
-    assert (data["start"], data["end"], data["step"]) == (start, end, 300)
-    expected = per_interval(pipeline.lines, "c0000", start, end, 300)
-    assert data["t"] == list(range(start, end, 300))
+    assert (data["start"], data["end"], data["step"]) == (start, end, step)
+    expected = per_interval(pipeline.lines, "c0000", start, end, step)
+    assert data["t"] == list(range(start, end, step))
     assert data["series"]["requests"] == [expected.get(t, (0, 0))[0] for t in data["t"]]
     assert data["series"]["bits_per_second"] == [
-        pytest.approx(expected.get(t, (0, 0))[1] * 8 / 300) for t in data["t"]
+        pytest.approx(expected.get(t, (0, 0))[1] * 8 / step) for t in data["t"]
     ]
     lines = _in(pipeline.lines, "c0000", start, end)
     summary = data["summary"]
@@ -141,7 +144,9 @@ def test_traffic_series_and_summary_equal_the_logs(
     classes = collections.Counter(f"{x.status // 100}xx" for x in lines)
     assert summary["status_classes"] == dict(classes)
     for cls in ("2xx", "4xx", "5xx"):
-        by_point = collections.Counter(int(x.ts) // 300 * 300 for x in lines if f"{x.status // 100}xx" == cls)
+        by_point = collections.Counter(
+            int(x.ts) // step * step for x in lines if f"{x.status // 100}xx" == cls
+        )
         assert data["series"][f"status_{cls}"] == [by_point.get(t, 0) for t in data["t"]]
     assert 0 < summary["avg_request_ms"] < 60_000
 

@@ -35,8 +35,8 @@ def agent_token(agent: str) -> str:
 Totals = dict[tuple[str, int], tuple[int, int]]  # (customer, minute) -> (requests, bytes_sent)
 
 
-# A small statistic set for the integration tests: billing first, flushed at different intervals so the
-# per-statistic checkpoints differ whenever the aggregator dies.
+# A small statistic set for the integration tests: billing first (with rollups, as the default set),
+# flushed at different intervals so the per-statistic checkpoints differ whenever the aggregator dies.
 def _statistic(
     name: str, keys: list[str], bucket: str, flush: str, values: dict, **more: Any
 ) -> dict[str, Any]:
@@ -48,7 +48,7 @@ TRAFFIC = {"requests": "count", "bytes_sent": "sum(bytes_sent)"}
 TEST_STATISTICS: dict[str, Any] = {
     "format": "cdn",
     "statistics": [
-        _statistic("customer_traffic", ["customer"], "1m", "1s", TRAFFIC, billing=True),
+        _statistic("customer_traffic", ["customer"], "1m", "1s", TRAFFIC, billing=True, rollups=["5m", "1h"]),
         _statistic("customer_status", ["customer", "status_class"], "1m", "2s", TRAFFIC),
         _statistic(
             "pop_cache",
@@ -97,6 +97,16 @@ def file_totals(paths: Iterable[Path]) -> Totals:
                 requests_[key] += 1
                 bytes_[key] += int(fields[9])
     return {k: (requests_[k], bytes_[k]) for k in requests_}
+
+
+def rolled_up(totals: Totals, seconds: int) -> Totals:
+    """The totals summed into buckets of `seconds`, as a statistic's rollup table holds them."""
+    out: Totals = {}
+    for (customer, bucket), (count, sent) in totals.items():
+        key = (customer, bucket // seconds * seconds)
+        before = out.get(key, (0, 0))
+        out[key] = (before[0] + count, before[1] + sent)
+    return out
 
 
 def db_totals(mariadb: MariaDB, database: str, table: str = "stat_customer_traffic") -> Totals:

@@ -2,7 +2,7 @@
 (two, behind the nginx balancer, over TLS: each agent routed to one, their sums merged) die by SIGKILL
 at random moments, MariaDB crashes and restarts, and the log
 rotates both ways (rename and copytruncate). Afterwards the billing table equals the totals computed
-straight from the log files (twice: each agent counts every line), exactly."""
+straight from the log files (twice: each agent counts every line), exactly, and so do its rollups."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streamstats import generate
 from tests.mariadb import MariaDB, start_mariadb
-from tests.streamstats.harness import Lab, Service, checkpoints, file_totals, wait_until
+from tests.streamstats.harness import Lab, Service, checkpoints, db_totals, file_totals, rolled_up, wait_until
 
 LINES = 1_000_000
 BLOCK = 10_000
@@ -117,7 +117,10 @@ def test_exactly_once_through_kills_restarts_and_rotations(tmp_path: Path, recor
         files = [log, *tmp_path.glob("access.log.*")]
         expected = file_totals(files)
         assert sum(r for r, _ in expected.values()) == LINES
-        lab.wait_for_totals({key: (2 * r, 2 * b) for key, (r, b) in expected.items()}, timeout=120)
+        both = {key: (2 * r, 2 * b) for key, (r, b) in expected.items()}
+        lab.wait_for_totals(both, timeout=120)
+        for seconds, rollup in ((300, "stat_customer_traffic_5m"), (3600, "stat_customer_traffic_1h")):
+            assert db_totals(db, lab.database, rollup) == rolled_up(both, seconds), rollup
         survived.update({f"{kind} rotation": n for kind, n in writer.rotations.items()})
         summary = ", ".join(f"{n} {what}" for what, n in sorted(survived.items()))
         message = f"chaos: {LINES} lines exact in MySQL after {summary} ({time.monotonic() - began:.0f} s)"

@@ -10,7 +10,8 @@ import yaml
 from streamstats.config import load
 from streamstats.errors import ConfigError
 from streamstats.formats import load_formats
-from streamstats.statistics import builtin_statistics_names, load_statistic_set
+from streamstats.sink import expiry_cutoff
+from streamstats.statistics import builtin_statistics_names, load_statistic_set, parse_statistic_set
 
 BILLING = {
     "name": "customer_traffic",
@@ -70,6 +71,19 @@ def test_the_cdn_default_set_has_about_30_statistics_billing_first():
         (_stats(flush_offset="30s"), "statistics.statistics[0].flush_offset", "less than the flush interval"),
         (_stats(flush_offset="-5s"), "statistics.statistics[0].flush_offset", "not a duration"),
         (_stats(colour="blue"), "statistics.statistics[0].colour", "unknown key"),
+        (
+            _stats(rollups=["90s"]),
+            "statistics.statistics[0].rollups",
+            "not a multiple of the statistic's 60s",
+        ),
+        (_stats(rollups=["1m"]), "statistics.statistics[0].rollups", "not a multiple"),
+        (_stats(rollups=["7m"]), "statistics.statistics[0].rollups[0]", "dividing a day"),
+        (_stats(rollups="1h"), "statistics.statistics[0].rollups", "a list of bucket sizes"),
+        (
+            _stats({**BILLING, "name": "x", "billing": False, "top": {"field": "path"}, "rollups": ["1h"]}),
+            "statistics.statistics[1].rollups",
+            "top-N statistic",
+        ),
         (_stats(BILLING), "statistics.statistics[1].name", "duplicate statistic"),
         (_stats(keys=["bucket"]), "statistics.statistics[0].keys[0]", "unknown field"),
         ({"format": "nope", "statistics": [BILLING]}, "statistics.format", "unknown format"),
@@ -90,6 +104,19 @@ def test_statistic_mistakes_name_the_key(document, key, words):
     error = _error(document)
     assert error.key == key
     assert words in str(error)
+
+
+def test_rollups_expire_with_the_rows_they_sum():
+    """The retention cut falls on a boundary of the largest rollup: a rollup row never outlives or
+    loses part of the rows it sums."""
+    stat = parse_statistic_set(_stats(retention="30d", rollups=["1h", "5m"]), load_formats(None)).statistics[
+        0
+    ]
+    assert stat.rollups == (300, 3600)
+    now = 1_800_000_000 + 1234  # 30 days after 2026-12-16 08:20:34 UTC
+    assert expiry_cutoff(stat, now) == "2026-12-16 08:00:00"  # down to the hour
+    plain = parse_statistic_set(_stats(retention="30d"), load_formats(None)).statistics[0]
+    assert expiry_cutoff(plain, now) == "2026-12-16 08:20:00"  # down to the minute
 
 
 def test_flush_slots_are_spread_unless_a_statistic_places_its_own():

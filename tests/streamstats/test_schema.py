@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from streamstats import generate
-from tests.streamstats.harness import TEST_STATISTICS, Lab, db_totals, file_totals, wait_until
+from tests.streamstats.harness import TEST_STATISTICS, Lab, db_totals, file_totals, rolled_up, wait_until
 
 BILLING = TEST_STATISTICS["statistics"][0]
 
@@ -85,7 +85,7 @@ def test_a_new_counter_is_a_new_column_and_a_changed_key_is_refused(lab: Lab):
 
 
 def test_rows_past_their_retention_are_deleted(lab: Lab):
-    short = {**BILLING, "name": "recent_traffic", "retention": "1d"}
+    short = {**BILLING, "name": "recent_traffic", "retention": "1d", "rollups": ["1h"]}
     now = int(time.time())
     old, new = lab.dir / "old.log", lab.dir / "new.log"
     old.write_bytes(b"".join(generate.blocks(2_000, seed=91, start=now - 3 * 86400, rate=10)))
@@ -101,8 +101,10 @@ def test_rows_past_their_retention_are_deleted(lab: Lab):
         # batch is written (the agent reads the two files in either order).
         aggregator.wait_healthy()  # the table exists once the aggregator serves
         expired = 'streamstats_aggregator_rows_expired_total{statistic="recent_traffic"}'
-        return expired in aggregator.metrics_text() and (
-            db_totals(lab.mariadb, lab.database, "stat_recent_traffic") == expected
+        return (
+            expired in aggregator.metrics_text()
+            and db_totals(lab.mariadb, lab.database, "stat_recent_traffic") == expected
+            and db_totals(lab.mariadb, lab.database, "stat_recent_traffic_1h") == rolled_up(expected, 3600)
         )
 
     wait_until(old_rows_expired_and_recent_ones_kept, 60, "the old rows to expire and the new ones to stay")

@@ -1,8 +1,8 @@
 """The write path straight against MariaDB. A large flush is staged (LOAD DATA LOCAL, then one
 INSERT ... SELECT); a small one, or one to a server that refuses LOCAL, or by a user who may not create
 temporary tables, goes as multi-row statements. Each way stores any key exactly, adds to the rows
-already there, moves the checkpoint in the same transaction, and refuses a value the table cannot hold
-without committing anything."""
+already there, keeps the rollups equal to the sums of the rows, moves the checkpoint in the same
+transaction, and refuses a value the table cannot hold without committing anything."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ DOC = {
             "values": {"requests": "count", "bytes_sent": "sum(bytes_sent)"},
             "flush_interval": "1s",
             "retention": "30d",
+            "rollups": ["5m", "1h"],
         }
     ],
 }
+ROLLUPS = {300: "stat_traffic_5m", 3600: "stat_traffic_1h"}
 # Every character LOAD DATA or an SQL literal treats specially, at the start, the end and alone.
 TRICKY = [
     "plain",
@@ -132,6 +134,24 @@ def _table(conn: pymysql.connections.Connection) -> dict[tuple[str, str, int], t
         return {(c, p, int(b)): (int(r), int(s)) for c, p, b, r, s in cur.fetchall()}
 
 
+def _rollup(conn: pymysql.connections.Connection, table: str) -> dict[tuple[str, str, int], tuple[int, int]]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT customer, pop, UNIX_TIMESTAMP(bucket), requests, bytes_sent FROM {table}")
+        return {(c, p, int(b)): (int(r), int(s)) for c, p, b, r, s in cur.fetchall()}
+
+
+def _assert_rollups_sum_the_table(conn: pymysql.connections.Connection) -> None:
+    """Each rollup row is the sum of the statistic's rows in its bucket (summed here, in Python)."""
+    rows = _table(conn)
+    for seconds, table in ROLLUPS.items():
+        expected: dict[tuple[str, str, int], tuple[int, int]] = {}
+        for (customer, pop, bucket), (requests, sent) in rows.items():
+            key = (customer, pop, bucket // seconds * seconds)
+            before = expected.get(key, (0, 0))
+            expected[key] = (before[0] + requests, before[1] + sent)
+        assert _rollup(conn, table) == expected, table
+
+
 def _checkpoint(conn: pymysql.connections.Connection) -> str | None:
     with conn.cursor() as cur:
         cur.execute(f"SELECT position FROM {CHECKPOINTS} WHERE agent_id = 'edge01'")
@@ -160,11 +180,13 @@ def test_every_key_stored_exactly_and_added_to(
         conn = connect(user_cfg)
         assert _write(conn, stat, frame, INITIAL_POSITION, first).rows == rows
         assert _write(conn, stat, frame, first, second).rows == rows
-        assert _staged(conn) == (2 if staged else 0)
+        # Each write stages the statistic's rows and each rollup's (one row per key here, as many).
+        assert _staged(conn) == (2 * (1 + len(ROLLUPS)) if staged else 0)
         conn.close()
     conn = connect(cfg)
     expected = {(c, p, b): (2 * r, 2 * s) for b, c, p, r, s in frame.select(_COLUMNS).iter_rows()}
     assert _table(conn) == expected
+    _assert_rollups_sum_the_table(conn)
     assert _checkpoint(conn) == second
     conn.close()
 
@@ -180,9 +202,11 @@ def test_a_value_the_table_cannot_hold_commits_nothing(database, rows: int):
     too_long = _frame(rows).with_columns(
         pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("x" * 65)).otherwise("customer").alias("customer")
     )
+    rollups = {table: _rollup(conn, table) for table in ROLLUPS.values()}
     with pytest.raises(pymysql.MySQLError, match=r"(?i)too long|truncated"):
         _write(conn, stat, too_long, json.dumps({"offset": 1}), json.dumps({"offset": 2}))
     assert _table(conn) == before
+    assert {table: _rollup(conn, table) for table in ROLLUPS.values()} == rollups
     assert _checkpoint(conn) == json.dumps({"offset": 1})
     conn.close()
 
@@ -215,6 +239,7 @@ def test_rows_that_would_overflow_are_quarantined_and_the_rest_commits(database,
         (name, row_json), *more = cur.fetchall()
     assert (name, more) == ("traffic", [])
     assert json.loads(row_json)["bytes_sent"] == bad["bytes_sent"]
+    _assert_rollups_sum_the_table(conn)
     assert _checkpoint(conn) == second
     conn.close()
 
@@ -232,6 +257,37 @@ def test_a_checkpoint_moved_by_another_writer_writes_nothing(database):
     assert _table(conn) == before
     assert _checkpoint(conn) == first
     assert _write(conn, stat, _frame(10), first, second).rows == 10
+    conn.close()
+
+
+def test_a_new_rollup_starts_as_the_sums_of_the_rows_already_stored(mariadb: MariaDB):
+    """A statistic stored before it had rollups: the migration that adds them fills them, and the
+    statistics table names them for readers (the panel)."""
+    without = {**DOC, "statistics": [{k: v for k, v in DOC["statistics"][0].items() if k != "rollups"}]}
+    cfg = MySQLConfig(
+        database=mariadb.create_database("rollups"), port=mariadb.port, user=USER, password=PASSWORD
+    )
+    conn = connect(cfg)
+    plain = parse_statistic_set(without, load_formats(None))
+    migrate(conn, plain, "stat_")
+    write_statistic(
+        conn,
+        plain.statistics[0],
+        "stat_traffic",
+        _frame(STAGED_MIN_ROWS + 50),
+        {"edge01": Chain(INITIAL_POSITION, "{}x", "0" * 32, 1)},
+    )
+    done = migrate(conn, parse_statistic_set(DOC, load_formats(None)), "stat_")
+    assert [d.split(" (")[0] for d in done if "stat_traffic_" in d] == [
+        "created stat_traffic_5m",
+        "filled stat_traffic_5m from stat_traffic",
+        "created stat_traffic_1h",
+        "filled stat_traffic_1h from stat_traffic",
+    ]
+    _assert_rollups_sum_the_table(conn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT rollups FROM streamstats_statistics WHERE name = 'traffic'")
+        assert json.loads(cur.fetchone()[0]) == {str(k): v for k, v in ROLLUPS.items()}
     conn.close()
 
 
