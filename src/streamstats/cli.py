@@ -101,12 +101,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     config = load(args.config)
-    from streamstats.schema import create_table_sql, migrate
+    from streamstats.schema import create_table_sql, migrate, rollup_tables
 
     prefix = config.aggregator.table_prefix if config.aggregator else "stat_"
     if not args.apply:
         for stat in config.statistics.statistics:
-            print(create_table_sql(stat, prefix + stat.name) + ";\n")
+            table = prefix + stat.name
+            for name in [table, *rollup_tables(stat, table).values()]:
+                print(create_table_sql(stat, name) + ";\n")
         return 0
     if config.aggregator is None:
         raise ConfigError("aggregator", "--apply needs the aggregator section (MySQL credentials)")

@@ -119,5 +119,6 @@ def test_schema_command_prints_the_ddl(lab: Lab):
         check=True,
         timeout=60,
     ).stdout
-    assert out.count("CREATE TABLE IF NOT EXISTS") == 30
+    assert out.count("CREATE TABLE IF NOT EXISTS") == 30 + 8  # the statistics and their rollups
+    assert "CREATE TABLE IF NOT EXISTS `stat_customer_traffic_1h`" in out
     assert "PRIMARY KEY (`customer`, `bucket`)" in out
