@@ -146,6 +146,10 @@ class Agent:
         self._sampled: dict[str, float] = {}
         self._jitter = random.random()  # this agent's place in the lead before each slot
         self.newest = 0.0  # the newest line's timestamp
+        # Statistics whose acknowledged deltas the aggregator still held in RAM at its last answer:
+        # sent again as empty deltas at their cadence, though nothing moved, until it says they are in
+        # MySQL. If it died meanwhile, that empty delta gets a 409 and the agent re-reads what was lost.
+        self.unwritten: set[str] = set()
 
     # --- streams -----------------------------------------------------------------------------------
     def _discover(self) -> dict[str, FileEntry]:
@@ -218,6 +222,8 @@ class Agent:
         self.read_total = 0
         self.acked_marks = {s.name: 0 for s in self.stats.statistics}
         self.next_due = {s.name: 0.0 for s in self.stats.statistics}
+        # The positions just fetched may be an aggregator's RAM, not MySQL: ask once.
+        self.unwritten = {s.name for s in self.stats.statistics}
 
     def _fetch_positions(self) -> dict[str, dict[str, Any]] | None:
         attempt = 0
@@ -381,8 +387,9 @@ class Agent:
         horizon = time.time() + self.cfg.flush_interval / 2
         return [s for s in self.stats.statistics if self.next_due[s.name] <= horizon]
 
-    def seal(self, due: list[Statistic] | None = None) -> _InFlight | None:
-        """The counts of the `due` statistics (all by default) as a new batch; None when none moved."""
+    def seal(self, due: list[Statistic] | None = None, ask_unwritten: bool = False) -> _InFlight | None:
+        """The counts of the `due` statistics (all by default) as a new batch; None when none moved
+        (and, with `ask_unwritten`, none is among the unwritten ones to ask about again)."""
         due = list(self.stats.statistics) if due is None else due
         counts = self.counters.take(s.name for s in due)
         horizon = time.time() + self.cfg.flush_interval / 2
@@ -391,7 +398,8 @@ class Agent:
             cadence = self._cadence(stat)
             self.next_due[stat.name] = next_slot(horizon, cadence, stat.flush_offset)
             deltas.append((stat, self.start_of[stat.name], self._position(stat), counts[stat.name]))
-        if all(start == end for _, start, end, _ in deltas):
+        asking = ask_unwritten and bool(self.unwritten & {s.name for s in due})
+        if all(start == end for _, start, end, _ in deltas) and not asking:
             for stat, *_ in deltas:
                 self.acked_marks[stat.name] = self.read_total  # nothing moved: nothing to acknowledge
             return None
@@ -407,7 +415,7 @@ class Agent:
         """One attempt; True when acknowledged. Raises Resync on a position conflict."""
         began = time.monotonic()
         try:
-            self.client.post_batch(batch.body, self.cfg.protocol)
+            answer = self.client.post_batch(batch.body, self.cfg.protocol)
         except AggregatorError as exc:
             if exc.status == 409:
                 self.metrics.batches.inc(result="conflict")
@@ -431,6 +439,8 @@ class Agent:
         self.metrics.batches.inc(result="ok")
         self.metrics.pending.set(0)
         self.acked_marks.update(batch.read_marks)
+        # An aggregator older than this answer's field: nothing to ask again.
+        self.unwritten = set(answer.get("unwritten", ()))
         return True
 
     def _until_send(self) -> float:
@@ -445,7 +455,7 @@ class Agent:
         if self.inflight is None:
             if now < next_seal and not self.batch_full():
                 return next_seal
-            self.inflight = self.seal(self.due())
+            self.inflight = self.seal(self.due(), ask_unwritten=True)
             next_seal = now + self._until_send()
         if self.inflight is not None and now >= self.inflight.next_try and self.send(self.inflight):
             self.inflight = None

@@ -5,7 +5,9 @@ In RAM, per agent and statistic: the position up to which deltas were accepted (
 statistic, the accepted deltas summed over all agents with each agent's chain of positions
 (streamstats.pending). A batch is accepted only if it starts where `known` stands, so each chain is one
 contiguous run of the agent's log; a resend of what was accepted already is acknowledged without
-applying it; anything else is a 409 and the agent re-reads from its positions.
+applying it; anything else is a 409 and the agent re-reads from its positions. The answer names the
+statistics of which the agent's accepted deltas are still held here (not in MySQL yet): the agent keeps
+asking about those, with empty deltas, until they are written, so that it finds out when they are lost.
 
 A write that failed may or may not have committed: its generation is kept sealed, new deltas go to a
 fresh one, and the next attempt finds out from the checkpoints. If another writer moved a checkpoint
@@ -267,8 +269,11 @@ class Aggregator:
                 self._states[delta.statistic.name].current.add(batch.agent, chain, delta.rows, delta.peak)
                 self.metrics.deltas.inc(statistic=delta.statistic.name)
             self.metrics.rows_received.inc(sum(d.rows.height for d in moving))
+            # What of this agent is accepted but not in MySQL yet: lost if this process dies, so the
+            # agent asks again until it is written (an idle agent would otherwise never find out).
+            unwritten = sorted(name for name, state in self._states.items() if state.holds(batch.agent))
         self.metrics.batches.inc(result="resent" if resent and not fresh else "ok")
-        return Response(200, {"status": "ok", "seq": batch.seq, "resent": resent})
+        return Response(200, {"status": "ok", "seq": batch.seq, "resent": resent, "unwritten": unwritten})
 
     def _refuse_overflow(self, batch: Batch, exc: Overflow) -> Response:
         names = [d.statistic.name for d in batch.deltas]

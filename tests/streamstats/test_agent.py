@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from streamstats import generate
 from tests.streamstats.harness import TEST_STATISTICS, Lab, db_totals, file_totals, wait_until
 
@@ -139,6 +141,43 @@ def test_sigterm_drains_agent_and_aggregator(lab: Lab):
     assert agent.stop() == 0
     assert aggregator.stop() == 0
     assert db_totals(lab.mariadb, lab.database) == file_totals([log])
+
+
+def test_deltas_an_aggregator_lost_before_writing_them_are_read_again(lab: Lab):
+    """An aggregator acknowledges deltas once it holds them and writes them at the statistic's slot. It
+    dies in between; the agent has nothing new to send, so only its asking again (empty deltas, while
+    the answer says they are unwritten) finds out: the restarted aggregator answers 409 and the agent
+    re-reads the lost lines."""
+    far = int(time.time() + 1800) % 3600  # this aggregator's write slots are half an hour away
+    held = {
+        **TEST_STATISTICS,
+        "statistics": [
+            {**s, "flush_interval": "1h", "flush_offset": f"{far}s"} for s in TEST_STATISTICS["statistics"]
+        ],
+    }
+    log = _log(lab, "access.log", 2_000, seed=45)
+    aggregator = lab.aggregator(statistics=held)
+    aggregator.start()
+    agent = lab.agent(aggregator, [str(log)])
+    agent.start()
+    agent.wait_healthy()
+    wait_until(
+        lambda: (
+            agent.metrics().get("streamstats_agent_lines_counted_total") == 2_000
+            and agent.metrics().get("streamstats_agent_unacked_bytes") == 0
+        ),
+        60,
+        "the agent's deltas to be acknowledged",
+    )
+    assert aggregator.metrics()["streamstats_aggregator_pending_rows"] > 0
+    aggregator.kill()
+    assert db_totals(lab.mariadb, lab.database) == {}  # accepted, never written: lost with the process
+    config = Path(aggregator.args[2])
+    document = {**yaml.safe_load(config.read_text()), "statistics": TEST_STATISTICS}
+    config.write_text(yaml.safe_dump(document, sort_keys=False))  # a statistic's values keep their order
+    aggregator.start()
+    lab.wait_for_totals(file_totals([log]), timeout=60)
+    assert agent.metrics()["streamstats_agent_resyncs_total"] >= 1
 
 
 def test_backpressure_bounds_reading_ahead_and_catches_up(lab: Lab):
