@@ -325,9 +325,10 @@ def _five_minute_sums(
     who, params = ("customer = %s AND ", (customer,)) if customer else ("", ())
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, SUM(requests), "
-            f"SUM(bytes_sent) FROM {quote(cat[BILLING].source(FIVE_MINUTES))} WHERE {who}{where} "
-            "GROUP BY customer, i",
+            # CAST: pymysql would make a Decimal of each SUM, most of this page's time (9,000 rows).
+            f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, "
+            "CAST(SUM(requests) AS SIGNED), CAST(SUM(bytes_sent) AS SIGNED) "
+            f"FROM {quote(cat[BILLING].source(FIVE_MINUTES))} WHERE {who}{where} GROUP BY customer, i",
             (month.start, *params, *span),
         )
         out: dict[str, Intervals] = {}
