@@ -1,0 +1,64 @@
+"""The lab's Redmine (`lab redmine`, which the session's `redmine` fixture ran) and `lab rollout`'s report:
+the release notes of the last rollout and the Redmine issues it was noted on, against goiardi and that
+Redmine."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chef_api.deployments import HistoryFilter, history
+from lab.paths import REPO_ROOT
+from lab.redmine import LAB_PROJECT_NAME, referenced_issues
+from lab.rollout import rollout_report
+from redmine_api.client import RedmineClient
+from redmine_api.rollout import notify_tracker
+from releasenotes.cli import notes_from_chef, output_files
+from tests.chef.conftest import Goiardi, unique
+from tests.chef.redmine import Redmine, lab_redmine
+from tests.chef.test_release_notes import commit, git, record
+
+
+def test_lab_redmine_sets_up_the_issues_the_history_references_once(redmine: Redmine):
+    again = lab_redmine(redmine.state_dir, redmine.port)
+    assert again.returncode == 0, again.stderr
+    assert "(kept)" in again.stdout and "redmine: running (running pid=" in again.stdout
+    assert redmine.setup.issues == tuple(referenced_issues(REPO_ROOT))
+    assert redmine.setup.issues, "no commit references an issue: the lab's rollouts would note none"
+    for number in redmine.setup.issues:  # with the numbers the commits use
+        assert redmine.issue(number)["project"]["name"] == LAB_PROJECT_NAME
+    setup_file = redmine.state_dir / "redmine" / "setup.json"
+    assert stat.S_IMODE(setup_file.stat().st_mode) == 0o600  # the admin's API key
+
+
+def test_lab_rollout_shows_the_release_notes_and_the_noted_issue(
+    goiardi: Goiardi, redmine: Redmine, tmp_path: Path
+):
+    app, bag, number = unique("analytics"), unique("deploys"), redmine.issues[3]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, f"feat: count bytes per customer (refs #{number})")
+    git(repo, "tag", "v1.0.0")
+    notes_dir = tmp_path / "release-notes"
+    notes_dir.mkdir()
+    with goiardi.client() as chef, RedmineClient(redmine.url, redmine.api_key) as client:
+        deployed = record(chef, bag, app, "v1.0.0", "2026-01-02T10:00:00")
+        # What deploy-analytics.yml does after the record: the notes into a directory, then Redmine.
+        for path, text in output_files(notes_from_chef(chef, repo, app, bag=bag), notes_dir).items():
+            path.write_text(text)
+        notify_tracker(chef, client, repo, app, now=datetime.now(UTC), bag=bag)
+        # A later unchanged run: the report still shows the rollout that deployed.
+        record(chef, bag, app, "v1.0.0", "2026-01-03T10:00:00", result="no_change")
+        assert len(history(chef, bag, HistoryFilter(app=app), use_search=False)) == 2
+        report = rollout_report(chef, client, app, "lab", notes_dir, bag)
+
+    assert report.deployment.id == deployed and report.noted_by == report.deployment
+    [issue] = report.issues
+    assert issue.url == f"{redmine.url}/issues/{number}" and issue.subject == "Issue 4"
+    assert issue.note.startswith(f"Deployed v1.0.0 of {app} to lab on edge1, edge2 at 2026-01-02T10:00:00Z.")
+    text = report.render()
+    assert f"# {app} v1.0.0" in text and "count bytes per customer" in text
+    assert f"{redmine.url}/issues/{number}  Issue 4 [New]" in text
+    assert f"  > (deployment {deployed})" in text
