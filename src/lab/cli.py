@@ -139,13 +139,18 @@ def cmd_redmine(args: argparse.Namespace) -> None:
 
 def cmd_rollout(args: argparse.Namespace) -> None:
     ports = ServicePorts.from_inventory(args.inventory)
-    chef = ChefSettings(
-        f"http://127.0.0.1:{ports.goiardi}", "admin", str(LAB_STATE / "goiardi" / "admin.pem")
-    )
-    setup = RedmineSetup.from_json((LAB_STATE / "redmine" / "setup.json").read_text())
+    state = args.state_dir
+    setup_file = state / "redmine" / "setup.json"
+    if not setup_file.exists():
+        raise LookupError(f"{setup_file}: the lab's Redmine is not set up (lab up, or lab redmine)")
+    setup = RedmineSetup.from_json(setup_file.read_text())
+    # As the lab inventory's playbooks sign: goiardi's admin (chef_client_name, chef_client_key).
+    chef = ChefSettings(f"http://127.0.0.1:{ports.goiardi}", "admin", str(state / "goiardi" / "admin.pem"))
     redmine_url = f"http://127.0.0.1:{ports.redmine}"
     with ChefClient.from_settings(chef) as client, RedmineClient(redmine_url, setup.api_key) as redmine:
-        report = rollout_report(client, redmine, args.app, args.environment, LAB_STATE / "release-notes")
+        report = rollout_report(
+            client, redmine, args.app, args.environment, state / "release-notes", args.bag
+        )
     print(report.render(), end="")
 
 
@@ -266,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollout.add_argument("--app", default="analytics")
     rollout.add_argument("--environment", default="lab")
+    rollout.add_argument("--bag", default="deployments", help="the deployment log's data bag")
+    rollout.add_argument("--state-dir", type=Path, default=LAB_STATE, help="the lab's state (.lab)")
     rollout.set_defaults(func=cmd_rollout)
     traffic = sub.add_parser("traffic", help="send requests through every edge node's nginx")
     traffic.add_argument("--requests", type=int, default=1000, help="per edge node")

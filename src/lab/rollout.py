@@ -49,7 +49,7 @@ class RolloutReport:
             lines.append(f"Redmine issues updated by {which}:")
         for issue in self.issues:
             lines += ["", f"{issue.url}  {issue.subject} [{issue.status}]"]
-            lines += [f"  > {line}" for line in issue.note.splitlines()]
+            lines += [f"  > {line}".rstrip() for line in issue.note.splitlines()]
         return "\n".join(lines) + "\n"
 
 
