@@ -30,7 +30,7 @@ requirements:
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,17 +45,6 @@ except ImportError as exc:
     CHEF_API_MISSING = exc
 
 RECORD_ACTIONS = frozenset({"cdn.infra.chef_deployment", "chef_deployment"})
-# The connection options of the chef_* modules (module_utils/chef_common.py) that ChefSettings takes.
-CONNECTION_OPTIONS = (
-    "server_url",
-    "client_name",
-    "client_key",
-    "client_key_content",
-    "sign_version",
-    "server_api_version",
-    "validate_certs",
-    "timeout",
-)
 NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 MESSAGE_LIMIT = 300
 
@@ -75,7 +64,8 @@ def _message(result: dict[str, Any]) -> str:
 
 
 def _settings(connection: dict[str, Any]) -> ChefSettings:
-    options = {name: connection.get(name) for name in CONNECTION_OPTIONS if connection.get(name) is not None}
+    # The chef_* modules' connection options are ChefSettings' fields (module_utils/chef_common.py).
+    options = {f.name: connection[f.name] for f in fields(ChefSettings) if connection.get(f.name) is not None}
     if options.get("client_key_content") == NO_LOG_PLACEHOLDER:
         # The module's own fallback for it; None when unset, and then the path (if any) is used.
         options["client_key_content"] = os.environ.get("CHEF_CLIENT_KEY_CONTENT")
