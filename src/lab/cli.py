@@ -151,7 +151,7 @@ def cmd_rollout(args: argparse.Namespace) -> None:
         report = rollout_report(
             client, redmine, args.app, args.environment, state / "release-notes", args.bag
         )
-    print(report.render(), end="")
+    print(report.render(args.notes_lines), end="")
 
 
 def cmd_traffic(args: argparse.Namespace) -> None:
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--app", default="analytics")
     rollout.add_argument("--environment", default="lab")
     rollout.add_argument("--bag", default="deployments", help="the deployment log's data bag")
+    rollout.add_argument("--notes-lines", type=int, default=40, help="release notes lines shown (0: all)")
     rollout.add_argument("--state-dir", type=Path, default=LAB_STATE, help="the lab's state (.lab)")
     rollout.set_defaults(func=cmd_rollout)
     traffic = sub.add_parser("traffic", help="send requests through every edge node's nginx")

@@ -33,15 +33,20 @@ class RolloutReport:
     noted_by: Deployment | None
     issues: tuple[IssueNote, ...]
 
-    def render(self) -> str:
+    def render(self, notes_lines: int = 0) -> str:
+        """The report; the release notes cut to `notes_lines` lines (0: whole), the rest left in the file
+        (a first rollout's notes list every commit of the repository)."""
         record = self.deployment
+        notes = self.notes.rstrip().splitlines()
         lines = [
             f"deployment {record.id}: {record.app} {record.version} to {record.environment}, {record.result}",
             f"release notes: {self.notes_file}",
             "",
-            self.notes.rstrip(),
-            "",
+            *(notes[:notes_lines] if notes_lines else notes),
         ]
+        if notes_lines and len(notes) > notes_lines:
+            lines.append(f"... {len(notes) - notes_lines} more lines in {self.notes_file}")
+        lines.append("")
         if self.noted_by is None:
             lines.append("Redmine: no rollout of this application has referenced an issue yet")
         else:

@@ -62,12 +62,15 @@ def test_lab_rollout_shows_the_release_notes_and_the_noted_issue(
         assert len(history(chef, bag, HistoryFilter(app=app), use_search=False)) == 2
 
     inventory = _inventory(tmp_path, goiardi, redmine)
-    run = lab_rollout(inventory, "--state-dir", str(state), "--app", app, "--bag", bag)
+    run = lab_rollout(inventory, "--state-dir", str(state), "--app", app, "--bag", bag, "--notes-lines", "3")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == f"deployment {deployed}: {app} v1.0.0 to lab, success"
     assert lines[1] == f"release notes: {notes_dir / f'{app}-v1.0.0.md'}"
-    assert f"# {app} v1.0.0" in lines and any("count bytes per customer" in line for line in lines)
+    notes = (notes_dir / f"{app}-v1.0.0.md").read_text().rstrip().splitlines()
+    assert "count bytes per customer" in "\n".join(notes)
+    assert lines[3:6] == notes[:3] and lines[2] == ""  # --notes-lines 3: the rest stays in the file
+    assert lines[6] == f"... {len(notes) - 3} more lines in {notes_dir / f'{app}-v1.0.0.md'}"
     assert "Redmine issues updated by this rollout:" in lines
     issue = lines.index(f"{redmine.url}/issues/{number}  Issue 4 [New]")
     assert lines[issue + 1 :] == [
