@@ -131,20 +131,18 @@ def test_a_run_stopped_by_a_failed_batch_completes_its_record_as_failure(goiardi
     assert f"deployment record {closed.id}: completed as failure" in stopped.stderr
 
 
-def test_a_run_stopped_by_an_unreachable_batch_completes_its_record_as_failure(goiardi: Goiardi, lab: dict):
-    stopped = deploy(goiardi, lab, "3.0", unreachable=["app-b"], serial=1)
-    assert stopped.returncode != 0
-    [closed] = records(goiardi, lab)
-    assert closed.result == "failure" and list(closed.failed_hosts) == ["app-b"]
-    assert closed.failed_hosts["app-b"].startswith("unreachable: ")
-    assert "(1 unreachable: app-b)" in (closed.reason or "")
-
-
-def test_a_record_left_in_progress_is_closed_by_the_next_run(goiardi: Goiardi, lab: dict):
-    """A run killed before its end (no callback ran): the next run's opening play closes the record."""
+def test_a_killed_runs_record_is_closed_by_the_next_run_and_an_unreachable_batch_by_the_callback(
+    goiardi: Goiardi, lab: dict
+):
+    """A run killed before its end runs no callback: the next run's opening play closes its record. That
+    run then stops at an unreachable batch, and the callback completes its own record."""
     with goiardi.client() as client:
         write_record(client, lab["bag"], _in_progress(lab["app"]), exists=False)
-    assert deploy(goiardi, lab, "4.0").returncode == 0
-    latest, closed = records(goiardi, lab)
-    assert closed.result == "failure" and "stopped before completing its record" in (closed.reason or "")
-    assert latest.result == "success"
+    stopped = deploy(goiardi, lab, "3.0", unreachable=["app-b"], serial=1)
+    assert stopped.returncode != 0
+    closed, killed = records(goiardi, lab)
+    assert killed.version == "3.9" and killed.result == "failure" and killed.finished_at
+    assert killed.reason and killed.reason.endswith("closed by the next run")
+    assert closed.version == "3.0" and closed.result == "failure" and list(closed.failed_hosts) == ["app-b"]
+    assert closed.failed_hosts["app-b"].startswith("unreachable: ")
+    assert "(1 unreachable: app-b)" in (closed.reason or "")
