@@ -122,11 +122,11 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"{server.inventory_name}\ttwin {server.server_id}\t{state} ssh=127.0.0.1:{server.ssh_port}")
 
 
-def _redmine_setup(state: Path) -> RedmineSetup:
+def _redmine_setup(state: Path) -> None:
+    """Before Redmine starts: its database migrated and seeded (once, and for newly referenced issues)."""
     setup, seeded = ensure_lab_setup(lab_instance(state), REPO_ROOT)
     issues = ", ".join(f"#{n}" for n in setup.issues) or "none"
     print(f"redmine: project {setup.project}, issues {issues} ({'set up' if seeded else 'kept'})")
-    return setup
 
 
 def cmd_redmine(args: argparse.Namespace) -> None:
