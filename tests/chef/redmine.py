@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ def _free_port() -> int:
 
 def lab_redmine(state_dir: Path, port: int) -> subprocess.CompletedProcess:
     """The lab's own command; it fails with the Redmine setup's or server's error (its log's tail)."""
-    command = ["lab", "redmine", "--state-dir", str(state_dir), "--port", str(port)]
+    command = [sys.executable, "-m", "lab.cli", "redmine", "--state-dir", str(state_dir), "--port", str(port)]
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import stat
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,5 +91,5 @@ def _inventory(tmp_path: Path, goiardi: Goiardi, redmine: Redmine) -> Path:
 
 
 def lab_rollout(inventory: Path, *args: str) -> subprocess.CompletedProcess:
-    command = ["lab", "--inventory", str(inventory), "rollout", *args]
+    command = [sys.executable, "-m", "lab.cli", "--inventory", str(inventory), "rollout", *args]
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
