@@ -27,7 +27,7 @@ copy() {  # copy SOURCE_DIR DEST_DIR
 }
 copy library "$build/plugins/modules"
 copy module_utils "$build/plugins/module_utils"
-for kind in doc_fragments inventory; do copy "plugins/$kind" "$build/plugins/$kind"; done
+for kind in doc_fragments inventory callback; do copy "plugins/$kind" "$build/plugins/$kind"; done
 copy roles "$build/roles"
 copy playbooks "$build/playbooks"
 copy meta "$build/meta"

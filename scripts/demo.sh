@@ -22,3 +22,6 @@ lab billing
 
 step "the control panel: reads the replica db2; a demo customer's login and its Usage page"
 lab panel
+
+step "the analytics rollout's release notes (recorded in Chef), and the Redmine issue it was noted on"
+lab rollout

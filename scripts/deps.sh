@@ -9,8 +9,9 @@ packages=(
   openssh-client git make curl
   # real peers for the integration tests
   mariadb-server mariadb-client goiardi ruby ruby-mixlib-authentication
-  # the issue tracker the deployment notes go to (Redmine on SQLite; tests start their own on 127.0.0.1)
-  redmine redmine-sqlite
+  # the issue tracker the deployment notes go to (Redmine on SQLite, served by WEBrick: `lab redmine` starts the
+  # lab's on 127.0.0.1, and the tests theirs the same way)
+  redmine redmine-sqlite ruby-webrick
   # the bare-metal twin: QEMU with iPXE ROMs, its initrd and its DHCP server
   qemu-system-x86 ipxe-qemu cpio busybox-static dnsmasq-base nginx-light
   # the netboot images: sshd and SFTP for the live and installed initramfs, a bootable disk without mounts

@@ -14,6 +14,7 @@ SERVER_FIXTURES = frozenset(
         "session_simulator",  # the LeaseWeb API simulator (sim, client, spec_checked, ...)
         "simulator_factory",
         "goiardi",  # the Chef server
+        "redmine",  # Debian's Redmine (through `lab redmine`)
         "mixlib",  # Ruby's mixlib-authentication as a peer process
         "chef_like_server",  # a scripted HTTP server on 127.0.0.1
         "mariadb",  # MariaDB (the streamstats labs, the sink)

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, cdn-infra team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Ansible inventory plugin: the nodes of a Chef server, grouped by environment, role and tag."""
+"""Ansible inventory plugin: the nodes of a Chef server, grouped by environment, role, tag, recipe and
+cookbook."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ description:
   - Reads nodes with one partial search (the projection of C(knife status) plus roles and tags), so only a
     few attributes per node travel, not whole Ohai trees.
   - Adds each node as a host with C(chef_*) variables and puts it in groups by environment, role (from the
-    run list and the roles expanded on the last chef-client run) and tag.
+    run list and the roles expanded on the last chef-client run) and tag, and on request by recipe and
+    cookbook (O(group_by)).
   - Supports the constructed options (compose, groups, keyed_groups) and inventory caching.
   - Everything that comes from the API is marked unsafe, so a node's attributes are never templated.
   - The configuration file name must end in C(.chef.yml) or C(.chef.yaml).
@@ -108,11 +110,19 @@ options:
     default: ipaddress
     choices: [ipaddress, fqdn, none]
   group_by:
-    description: Which groups to make.
+    description:
+      - Which groups to make.
+      - V(recipes) - the recipes of the node's run list and those chef-client expanded on its last run (the
+        roles' recipes too, from the node's C(recipes) attribute); a version pin is dropped and
+        C(COOKBOOK::default) is C(COOKBOOK). The group of C(nginx::server) is C(chef_recipe_nginx__server)
+        (C(::) is not allowed in a group name).
+      - V(cookbooks) - the cookbooks of those recipes, and every cookbook the last chef-client run used (the
+        node's C(cookbooks) attribute, dependencies included).
+      - A node that has never run chef-client is grouped only by what its run list names.
     type: list
     elements: str
     default: [environment, roles, tags]
-    choices: [environment, roles, tags]
+    choices: [environment, roles, tags, recipes, cookbooks]
   environment_group_prefix:
     description: Prefix of the environment groups (C(chef_env_production)).
     type: str
@@ -125,6 +135,14 @@ options:
     description: Prefix of the tag groups (C(chef_tag_canary)).
     type: str
     default: chef_tag_
+  recipe_group_prefix:
+    description: Prefix of the recipe groups (C(chef_recipe_nginx)).
+    type: str
+    default: chef_recipe_
+  cookbook_group_prefix:
+    description: Prefix of the cookbook groups (C(chef_cookbook_nginx)).
+    type: str
+    default: chef_cookbook_
   var_prefix:
     description: Prefix of the host variables set from Chef.
     type: str
@@ -138,6 +156,8 @@ server_url: https://chef.example.com/organizations/cdn
 query: "chef_environment:production"
 attributes:
   datacenter: leaseweb.datacenter
+# chef_env_*, chef_role_*, chef_tag_*, and chef_recipe_* / chef_cookbook_* from the run lists and last runs
+group_by: [environment, roles, tags, recipes, cookbooks]
 keyed_groups:
   - key: chef_platform
     prefix: os
@@ -240,6 +260,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "run_list": list(node.run_list),
             "roles": list(node.roles),
             "tags": list(node.tags),
+            "recipes": list(node.recipes),
+            "cookbooks": dict(node.cookbooks),
             "ipaddress": node.ipaddress,
             "fqdn": node.fqdn,
             "platform": node.platform,
@@ -260,6 +282,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             groups += [self.get_option("role_group_prefix") + role for role in node.roles]
         if "tags" in wanted:
             groups += [self.get_option("tag_group_prefix") + tag for tag in node.tags]
+        if "recipes" in wanted:
+            groups += [self.get_option("recipe_group_prefix") + recipe for recipe in node.recipes]
+        if "cookbooks" in wanted:
+            groups += [self.get_option("cookbook_group_prefix") + cookbook for cookbook in node.cookbooks]
         return [self._sanitize_group_name(group) for group in groups]
 
     def _add_node(self, node: NodeSummary, hostname: str) -> None:

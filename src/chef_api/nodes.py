@@ -25,6 +25,9 @@ KNIFE_STATUS_KEYS: Mapping[str, Sequence[str]] = {
     "ohai_time": ["ohai_time"],
     "run_list": ["run_list"],
     "roles": ["roles"],
+    # What chef-client expanded on its last run: recipe names, and the cookbooks (name -> {version}) it used.
+    "recipes": ["recipes"],
+    "cookbooks": ["cookbooks"],
     "tags": ["tags"],
     "platform": ["platform"],
     "platform_version": ["platform_version"],
@@ -50,6 +53,24 @@ def normalize_run_list(items: Iterable[str]) -> list[str]:
 
 def roles_in_run_list(run_list: Iterable[str]) -> list[str]:
     return [m.group(2) for m in map(_RUN_LIST_ITEM.fullmatch, run_list) if m and m.group(1) == "role"]
+
+
+def recipe_name(item: str) -> str:
+    """A recipe as Chef resolves it: no version pin (`app@1.2.0`), and `app::default` is `app`."""
+    name = item.split("@", 1)[0]
+    return name.removesuffix("::default")
+
+
+def recipes_in_run_list(run_list: Iterable[str]) -> list[str]:
+    return [
+        recipe_name(m.group(2))
+        for m in map(_RUN_LIST_ITEM.fullmatch, run_list)
+        if m and m.group(1) == "recipe"
+    ]
+
+
+def cookbook_of(recipe: str) -> str:
+    return recipe.split("::", 1)[0]
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,6 +258,15 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _cookbooks(recipes: Sequence[str], used: Any) -> dict[str, str | None]:
+    """The recipes' cookbooks, then the last run's `cookbooks` attribute ({name: {"version": ...}})."""
+    cookbooks: dict[str, str | None] = dict.fromkeys(map(cookbook_of, recipes))
+    for name, info in (used or {}).items() if isinstance(used, Mapping) else ():
+        version = info.get("version") if isinstance(info, Mapping) else None
+        cookbooks[str(name)] = str(version) if version is not None else cookbooks.get(str(name))
+    return cookbooks
+
+
 @dataclass(frozen=True)
 class NodeSummary:
     """One node as an inventory sees it: a row of the knife-status partial search."""
@@ -251,6 +281,11 @@ class NodeSummary:
     platform: str | None
     platform_version: str | None
     ohai_time: float | None
+    # Recipes of the run list, then those chef-client expanded (roles' recipes included) on its last run.
+    recipes: tuple[str, ...] = ()
+    # Cookbook -> version: the cookbooks of those recipes, and every cookbook the last run used (its
+    # dependencies too) with the version it ran; None where no run has reported one.
+    cookbooks: Mapping[str, str | None] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -264,6 +299,11 @@ class NodeSummary:
         # Roles named in the run list first, then those chef-client expanded on its last run.
         roles = tuple(dict.fromkeys([*roles_in_run_list(run_list), *_strings(data.get("roles"))]))
         ohai_time = data.get("ohai_time")
+        recipes = tuple(
+            dict.fromkeys(
+                [*recipes_in_run_list(run_list), *(recipe_name(r) for r in _strings(data.get("recipes")))]
+            )
+        )
         return cls(
             name=str(data["name"]),
             environment=str(data.get("chef_environment") or DEFAULT_ENVIRONMENT),
@@ -275,6 +315,8 @@ class NodeSummary:
             platform=data.get("platform"),
             platform_version=data.get("platform_version"),
             ohai_time=float(ohai_time) if isinstance(ohai_time, int | float) else None,
+            recipes=recipes,
+            cookbooks=_cookbooks(recipes, data.get("cookbooks")),
             extra={k: v for k, v in data.items() if k not in _SUMMARY_FIELDS},
         )
 

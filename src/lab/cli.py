@@ -2,7 +2,11 @@
 
 lab image                      build (or reuse) the Debian base image
 lab up | down | status         the lab: container hosts (inventory/lab/hosts.yml), the LeaseWeb
-                               simulator and goiardi on loopback, the bare-metal twins
+                               simulator, goiardi and Redmine on loopback, the bare-metal twins
+lab redmine                    only the lab's Redmine: set up (project cdn, the issues the repository's
+                               commits reference) and started, as `lab up` does
+lab rollout                    the release notes of the lab's last analytics rollout and the Redmine
+                               issues it was noted on (URL and note)
 lab container up|down NAME...  single containers from the same recipe (Molecule's create/destroy)
 lab panel                      the control panel's URL, a demo customer's login and a screenshot of
                                its Usage page
@@ -20,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from chef_api import ChefClient, ChefError, ChefSettings
 from lab.baremetal import load_lab_servers, restore_power, wait_for_sshd
 from lab.daemons import DaemonError
 from lab.hosts import LAB_NETWORK, boot_server_address, group_containers, lab_container, load_lab_hosts
@@ -36,7 +41,9 @@ from lab.podman import (
     remove_network,
     wait_for_systemd,
 )
-from lab.services import ensure_api_key, lab_services
+from lab.redmine import RedmineSetup, ensure_lab_setup, lab_instance
+from lab.rollout import rollout_report
+from lab.services import ServicePorts, ensure_api_key, lab_services
 from lab.sshkey import ensure_ssh_key
 from lab.traffic import (
     edge_requests_plan,
@@ -47,6 +54,8 @@ from lab.traffic import (
 )
 from lab.twin import HookOptions, PowerEvent, Twin, TwinError, handle_power_event, list_twins, ssh_port_for
 from leaseweb_api import LeasewebClient, LeasewebError
+from redmine_api.client import RedmineClient, RedmineError
+from releasenotes.commits import GitError
 
 log = logging.getLogger("lab")
 # A twin's disk boot reaches sshd in 3-6 s under TCG; an unprovisioned disk never does.
@@ -80,6 +89,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     _start([spec.container_host(image) for spec in load_lab_hosts(args.inventory)])
     api_key = ensure_api_key(LAB_STATE / "leaseweb" / "api-key")
     services = lab_services(args.inventory, LAB_STATE, api_key)
+    _redmine_setup(LAB_STATE)
     for daemon in services.daemons:
         print(f"{daemon.name}: {'started' if daemon.start() else 'running'} ({daemon.status()})")
     # Servers LeaseWeb reports on come back on, as after a power failure in a data centre.
@@ -110,6 +120,38 @@ def cmd_status(args: argparse.Namespace) -> None:
         pid = Twin(LAB_STATE / "twin", server.server_id).pid()
         state = f"running pid={pid}" if pid else "off"
         print(f"{server.inventory_name}\ttwin {server.server_id}\t{state} ssh=127.0.0.1:{server.ssh_port}")
+
+
+def _redmine_setup(state: Path) -> None:
+    """Before Redmine starts: its database migrated and seeded (once, and for newly referenced issues)."""
+    setup, seeded = ensure_lab_setup(lab_instance(state), REPO_ROOT)
+    issues = ", ".join(f"#{n}" for n in setup.issues) or "none"
+    print(f"redmine: project {setup.project}, issues {issues} ({'set up' if seeded else 'kept'})")
+
+
+def cmd_redmine(args: argparse.Namespace) -> None:
+    port = args.port or ServicePorts.from_inventory(args.inventory).redmine
+    _redmine_setup(args.state_dir)
+    daemon = lab_instance(args.state_dir).server(port)
+    print(f"{daemon.name}: {'started' if daemon.start() else 'running'} ({daemon.status()})")
+    print(f"redmine: http://127.0.0.1:{port}/ (admin's API key in {daemon.state_dir / 'setup.json'})")
+
+
+def cmd_rollout(args: argparse.Namespace) -> None:
+    ports = ServicePorts.from_inventory(args.inventory)
+    state = args.state_dir
+    setup_file = state / "redmine" / "setup.json"
+    if not setup_file.exists():
+        raise LookupError(f"{setup_file}: the lab's Redmine is not set up (lab up, or lab redmine)")
+    setup = RedmineSetup.from_json(setup_file.read_text())
+    # As the lab inventory's playbooks sign: goiardi's admin (chef_client_name, chef_client_key).
+    chef = ChefSettings(f"http://127.0.0.1:{ports.goiardi}", "admin", str(state / "goiardi" / "admin.pem"))
+    redmine_url = f"http://127.0.0.1:{ports.redmine}"
+    with ChefClient.from_settings(chef) as client, RedmineClient(redmine_url, setup.api_key) as redmine:
+        report = rollout_report(
+            client, redmine, args.app, args.environment, state / "release-notes", args.bag
+        )
+    print(report.render(args.notes_lines), end="")
 
 
 def cmd_traffic(args: argparse.Namespace) -> None:
@@ -220,6 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start the lab's hosts, services and twins").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the twins and services, remove the hosts").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show the lab's hosts, services and twins").set_defaults(func=cmd_status)
+    redmine = sub.add_parser("redmine", help="set up and start the lab's Redmine only")
+    redmine.add_argument("--state-dir", type=Path, default=LAB_STATE, help="the lab's state (.lab)")
+    redmine.add_argument("--port", type=int, help="loopback port (default: the inventory's lab_redmine_port)")
+    redmine.set_defaults(func=cmd_redmine)
+    rollout = sub.add_parser(
+        "rollout", help="the last rollout's release notes and the Redmine issues it noted"
+    )
+    rollout.add_argument("--app", default="analytics")
+    rollout.add_argument("--environment", default="lab")
+    rollout.add_argument("--bag", default="deployments", help="the deployment log's data bag")
+    rollout.add_argument("--notes-lines", type=int, default=40, help="release notes lines shown (0: all)")
+    rollout.add_argument("--state-dir", type=Path, default=LAB_STATE, help="the lab's state (.lab)")
+    rollout.set_defaults(func=cmd_rollout)
     traffic = sub.add_parser("traffic", help="send requests through every edge node's nginx")
     traffic.add_argument("--requests", type=int, default=1000, help="per edge node")
     traffic.add_argument("--seed", type=int, default=1)
@@ -246,7 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (PodmanError, TwinError, DaemonError, LeasewebError, ValueError, OSError) as exc:
+    except (
+        PodmanError,
+        TwinError,
+        DaemonError,
+        LeasewebError,
+        ChefError,
+        RedmineError,
+        GitError,
+        LookupError,
+        ValueError,
+        OSError,
+    ) as exc:
         log.error("%s", exc)
         return 1
 

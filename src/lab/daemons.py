@@ -42,6 +42,9 @@ class Daemon:
     env: Mapping[str, str] = field(default_factory=dict)
     # A file the service writes once it is usable (goiardi's admin key), besides the open port.
     ready_file: Path | None = None
+    cwd: Path | None = None
+    # Seconds to wait for readiness (Rails boots Redmine in 4 s on a quiet machine, far slower on a busy one).
+    start_timeout: float = 30.0
 
     @property
     def pidfile(self) -> Path:
@@ -63,7 +66,7 @@ class Daemon:
     def ready(self) -> bool:
         return port_open(self.port) and (self.ready_file is None or self.ready_file.exists())
 
-    def start(self, timeout: float = 30.0) -> bool:
+    def start(self) -> bool:
         """Start unless running; wait until ready. True when it was started now."""
         if self.pid() is not None:
             return False
@@ -77,18 +80,21 @@ class Daemon:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self.env},
+                cwd=self.cwd,
                 # Its own session: the service outlives `lab up` and the terminal it ran in.
                 start_new_session=True,
             )
         self.pidfile.write_text(f"{process.pid}\n")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.start_timeout
         while not self.ready():
             if process.poll() is not None:
                 self.pidfile.unlink(missing_ok=True)
                 raise DaemonError(f"{self.name} exited with {process.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise DaemonError(f"{self.name} not ready on :{self.port} in {timeout} s:\n{self.log_tail()}")
+                raise DaemonError(
+                    f"{self.name} not ready on :{self.port} in {self.start_timeout} s:\n{self.log_tail()}"
+                )
             time.sleep(0.1)
         return True
 

@@ -1,12 +1,17 @@
-"""The lab's controller-side services: the LeaseWeb API simulator and goiardi (the lab's Chef server).
+"""The lab's controller-side services: the LeaseWeb API simulator, goiardi (the lab's Chef server) and
+Redmine (the lab's issue tracker, which deploy-analytics.yml notes its rollouts on).
 
-Both listen on fixed loopback ports, read from the lab inventory's group_vars/all.yml
-(`lab_leaseweb_port`, `lab_goiardi_port`), where the playbooks also find their URLs. State under .lab/:
+They listen on fixed loopback ports, read from the lab inventory's group_vars/all.yml
+(`lab_leaseweb_port`, `lab_goiardi_port`, `lab_redmine_port`), where the playbooks also find their URLs.
+State under .lab/:
 
   leaseweb/  api-key (generated, mode 0600, never committed), state.json (the simulator's state: leases
              and power survive a restart), simulator.pid, simulator.log
   goiardi/   the conf root (admin.pem, written by goiardi at first start), data and index files (goiardi
              freezes its store there, so nodes and clients survive a restart), goiardi.pid, goiardi.log
+  redmine/   the SQLite database, setup.json (the admin's API key, mode 0600; the project and its issues),
+             redmine.pid, redmine.log (src/lab/redmine.py; the instance's configuration is in
+             /var/lib/redmine/cdnlab-*, as Debian's package wants)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import yaml
 from lab.baremetal import SEED, load_lab_servers, power_hook
 from lab.daemons import Daemon
 from lab.hosts import boot_server_address
+from lab.redmine import lab_instance
 
 API_KEY_ENV = "LSW_SIMULATOR_API_KEY"
 
@@ -32,15 +38,17 @@ API_KEY_ENV = "LSW_SIMULATOR_API_KEY"
 class ServicePorts:
     leaseweb: int
     goiardi: int
+    redmine: int
 
     @classmethod
     def from_inventory(cls, inventory_file: Path) -> ServicePorts:
         group_vars = inventory_file.parent / "group_vars" / "all.yml"
         data = yaml.safe_load(group_vars.read_text()) or {}
+        names = ("lab_leaseweb_port", "lab_goiardi_port", "lab_redmine_port")
         try:
-            return cls(int(data["lab_leaseweb_port"]), int(data["lab_goiardi_port"]))
+            return cls(*(int(data[name]) for name in names))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{group_vars}: lab_leaseweb_port and lab_goiardi_port must be ports") from exc
+            raise ValueError(f"{group_vars}: {', '.join(names)} must be ports") from exc
 
 
 def ensure_api_key(path: Path) -> str:
@@ -79,14 +87,16 @@ def goiardi(state: Path, port: int) -> Daemon:
 
 @dataclass(frozen=True)
 class LabServices:
-    """The lab's services, in start order (neither needs the other)."""
+    """The lab's services, in start order (none needs another; Redmine's database is set up before it
+    starts: lab.redmine.ensure_lab_setup)."""
 
     chef: Daemon
     leaseweb: Daemon
+    redmine: Daemon
 
     @property
     def daemons(self) -> tuple[Daemon, ...]:
-        return (self.chef, self.leaseweb)
+        return (self.chef, self.leaseweb, self.redmine)
 
     @property
     def leaseweb_url(self) -> str:
@@ -103,4 +113,5 @@ def lab_services(inventory_file: Path, state_root: Path, api_key: str = "") -> L
     return LabServices(
         chef=goiardi(state_root / "goiardi", ports.goiardi),
         leaseweb=simulator(state_root / "leaseweb", ports.leaseweb, api_key, hook),
+        redmine=lab_instance(state_root).server(ports.redmine),
     )

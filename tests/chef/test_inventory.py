@@ -39,9 +39,30 @@ def fleet(goiardi: Goiardi) -> dict[str, str]:
     suffix = unique("inv")
     names = {"web1": f"web1-{suffix}", "web2": f"web2-{suffix}", "db1": f"db1-{suffix}"}
     prod, staging = f"prod_{suffix}", f"staging_{suffix}"
-    _seed(goiardi, names["web1"], prod, ["role[edge]", "recipe[app]"], ipaddress="10.0.0.1", tags=("canary",))
-    # chef-client expanded role[edge] to edge and base on its last run.
-    _seed(goiardi, names["web2"], prod, ["role[edge]"], ipaddress="10.0.0.2", roles=["edge", "base"])
+    # web1 never ran chef-client: only its run list says what it runs (a pinned recipe here).
+    _seed(
+        goiardi,
+        names["web1"],
+        prod,
+        ["role[edge]", "recipe[app::default@1.2.0]"],
+        ipaddress="10.0.0.1",
+        tags=("canary",),
+    )
+    # chef-client expanded role[edge] to edge and base on its last run, with their recipes and cookbooks.
+    _seed(
+        goiardi,
+        names["web2"],
+        prod,
+        ["role[edge]"],
+        ipaddress="10.0.0.2",
+        roles=["edge", "base"],
+        recipes=["nginx", "nginx::default", "nginx::server", "base"],
+        cookbooks={
+            "nginx": {"version": "12.0.1"},
+            "base": {"version": "1.0.0"},
+            "openssl": {"version": "8.5.5"},
+        },
+    )
     _seed(goiardi, names["db1"], staging, ["role[db]"], ipaddress="10.0.1.1")
     return {**names, "prod": prod, "staging": staging}
 
@@ -93,12 +114,29 @@ def test_graph_groups_nodes_by_environment_role_and_tag(goiardi: Goiardi, fleet,
     assert groups["os_debian"] == {web1, web2, db1}  # constructed: keyed_groups
 
 
+def test_groups_by_recipe_and_cookbook_from_run_lists_and_last_runs(goiardi: Goiardi, fleet, tmp_path):
+    config = _config(tmp_path / "lab.chef.yml", fleet, group_by=["recipes", "cookbooks"])
+    groups = _graph(_inventory(config, goiardi.env(), "--graph").stdout)
+    web1, web2 = fleet["web1"], fleet["web2"]
+    assert groups["chef_recipe_app"] == {web1}  # the run list's recipe, pin and ::default dropped
+    assert groups["chef_recipe_nginx"] == {web2}  # nginx and nginx::default are one recipe
+    assert groups["chef_recipe_nginx__server"] == {web2}
+    assert groups["chef_cookbook_app"] == {web1}
+    assert groups["chef_cookbook_nginx"] == {web2}
+    assert groups["chef_cookbook_openssl"] == {web2}  # a dependency the last run used
+    assert not any(name.startswith(("chef_env_", "chef_role_")) for name in groups)
+    host = json.loads(_inventory(config, goiardi.env(), "--host", web2).stdout)
+    assert host["chef_recipes"] == ["nginx", "nginx::server", "base"]
+    assert host["chef_cookbooks"] == {"nginx": "12.0.1", "base": "1.0.0", "openssl": "8.5.5"}
+
+
 def test_host_variables(goiardi: Goiardi, fleet, tmp_path):
     config = _config(tmp_path / "lab.chef.yml", fleet)
     host = json.loads(_inventory(config, goiardi.env(), "--host", fleet["web1"]).stdout)
     assert host["ansible_host"] == "10.0.0.1"
     assert host["chef_environment"] == fleet["prod"]
-    assert host["chef_run_list"] == ["role[edge]", "recipe[app]"]
+    assert host["chef_run_list"] == ["role[edge]", "recipe[app::default@1.2.0]"]
+    assert host["chef_recipes"] == ["app"] and host["chef_cookbooks"] == {"app": None}
     assert host["chef_roles"] == ["edge"] and host["chef_tags"] == ["canary"]
     assert host["chef_last_run"] == "2025-01-31T12:00:00Z" and host["chef_ohai_time"] == OHAI_TIME
     assert host["chef_run_count"] == 2  # constructed: compose

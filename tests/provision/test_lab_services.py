@@ -39,7 +39,9 @@ def test_an_unseeded_server_id_is_a_clear_error(tmp_path):
 
 
 def test_the_lab_services_ports_come_from_the_inventory():
-    assert ServicePorts.from_inventory(LAB_INVENTORY) == ServicePorts(leaseweb=18070, goiardi=18071)
+    assert ServicePorts.from_inventory(LAB_INVENTORY) == ServicePorts(
+        leaseweb=18070, goiardi=18071, redmine=18072
+    )
 
 
 def test_the_power_hook_gives_each_server_its_ssh_port(tmp_path):
