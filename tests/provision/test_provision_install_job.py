@@ -28,6 +28,7 @@ def refused(lab):
     run = lab.provision(
         "-e", "provision_reinstall=true", host_vars={**LEASEWEB_INSTALL, "provision_server_mac": WRONG_MAC}
     )
+    EVIDENCE.append(("provision.yml, a MAC mismatch", [f"rc={run.returncode}, wall {run.seconds} s"]))
     return run, lab.calls()[len(calls) :], lab.boots() - boots
 
 
