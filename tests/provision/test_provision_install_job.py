@@ -1,9 +1,10 @@
 """provision.yml's second path, LeaseWeb's own install job, on the same simulator, goiardi and QEMU twin.
 
 It shares the session's lab with test_provision.py (after which the twin is off and registered in Chef).
-Three runs: the identity check refuses a server whose MAC is not the inventory's, before anything is
+Four runs: the identity check refuses a server whose MAC is not the inventory's, before anything is
 written; the install job (the simulator's hook installs and boots the twin, our post-install script
-writes the marker) provisions it; a second run changes nothing. The path is chosen per host
+writes the marker) provisions it; a second run changes nothing; a reinstall whose job fails stops the
+play with the job's failed task, after its clean-up, and is recorded as a failure. The path is chosen per host
 (provision_method in the host's variables).
 """
 
@@ -50,6 +51,14 @@ def again(lab, installed):
     run = lab.provision(host_vars=LEASEWEB_INSTALL)
     EVIDENCE.append(("provision.yml, leaseweb_install again", [f"rc={run.returncode}, wall {run.seconds} s"]))
     return run, lab.calls()[len(calls) :], lab.boots() - boots
+
+
+@pytest.fixture(scope="module")
+def failed_job(lab, again):
+    calls = lab.calls()
+    lab.admin("POST", "faults", {"job": "failed", "times": 1, "method": "POST", "path": INSTALL})
+    run = lab.provision("-e", "provision_reinstall=true", host_vars=LEASEWEB_INSTALL)
+    return run, lab.calls()[len(calls) :]
 
 
 def test_a_mac_mismatch_is_refused_before_anything_destructive(refused):
@@ -105,3 +114,19 @@ def test_a_second_run_changes_nothing(again):
     assert f"{HOST} (LeaseWeb {SERVER_ID}): provisioned already (" in run.output
     assert run.recap()["changed"] == 0
     assert (calls, boots) == ([], 0)
+
+
+def test_a_failed_job_stops_the_play_with_its_failed_task(failed_job, lab, chef):
+    run, calls = failed_job
+    assert run.returncode != 0
+    assert calls == [f"POST {INSTALL}"]
+    assert lab.server_state()["lease"] is None
+    message = " ".join(run.output.split())
+    assert (
+        f"{HOST} (LeaseWeb {SERVER_ID}) was not provisioned: 'Install the OS with LeaseWeb's install job and "
+        "wait until it has finished' failed:" in message
+    )
+    assert "task 'Install the operating system' FAILED: The installer exited with status 1" in message
+    assert "A job still running was canceled, and no DHCP lease is left." in message
+    (failure,) = [r for r in deployments(chef) if r["app"] == "os-leaseweb" and r["result"] == "failure"]
+    assert failure["details"]["method"] == "leaseweb_install"
