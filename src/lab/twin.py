@@ -2,7 +2,8 @@
 
 A power event (from the LeaseWeb simulator's power hook) stops and/or starts the server's VM. A VM
 started while the server has a DHCP lease network-boots: QEMU's user-mode DHCP hands out the lease's
-bootfile (option 67) and the NIC's iPXE ROM chains it. Without a lease the VM boots its disk.
+bootfile (option 67) and the NIC's iPXE ROM chains it. Without a lease the VM boots its disk. An install
+event (LeaseWeb's install job) writes an installed OS to the disk and boots it (lab.installer).
 
 The guest's network is QEMU user networking with restrict=on: it can reach nothing, except the boot
 server, which a guestfwd rule maps from BOOT_SERVER_IP:80 inside the guest to the boot web server on
@@ -29,9 +30,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.installer import InstallError, InstallRequest, wait_until_ready, write_installation
+
 # Where the boot server appears inside every guest (QEMU reserves 10.0.2.2 for the host itself).
 BOOT_SERVER_IP = "10.0.2.100"
-EVENTS = ("powerCycle", "powerOn", "powerOff")
+EVENTS = ("powerCycle", "powerOn", "powerOff", "install")
+# Seconds an installed OS may take to say it is ready (TCG boots in 20-30 s on an idle machine).
+INSTALL_BOOT_TIMEOUT = 240.0
 _SERVER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MAC = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
 _ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Za-z0-9]|[=>c])")
@@ -55,6 +60,7 @@ class PowerEvent:
     server_id: str
     mac: str
     lease: Lease | None
+    install: InstallRequest | None = None
 
     @classmethod
     def from_json(cls, text: str) -> PowerEvent:
@@ -80,7 +86,13 @@ class PowerEvent:
             ):
                 raise TwinError("lease must be null or an object with a bootfile")
             lease = Lease(lease["bootfile"], lease.get("hostname") or "")
-        return cls(event, server_id, mac.lower(), lease)
+        install = None
+        if event == "install":
+            try:
+                install = InstallRequest.from_json(data.get("jobId"), data.get("install"))
+            except InstallError as exc:
+                raise TwinError(str(exc)) from exc
+        return cls(event, server_id, mac.lower(), lease, install)
 
 
 @dataclass
@@ -285,6 +297,7 @@ class HookOptions:
     boot_server: str
     ssh_port: int | None = None
     memory_mib: int | None = None
+    install_timeout: float = INSTALL_BOOT_TIMEOUT
 
 
 def handle_power_event(event: PowerEvent, options: HookOptions) -> dict[str, object]:
@@ -296,11 +309,20 @@ def handle_power_event(event: PowerEvent, options: HookOptions) -> dict[str, obj
         result: dict[str, object] = {"event": event.event, "serverId": event.server_id}
         if event.event == "powerOn" and was_running:
             return {**result, "action": "none", "running": True}
-        if event.event in ("powerOff", "powerCycle"):
+        if event.event in ("powerOff", "powerCycle", "install"):
             twin.stop()
         if event.event == "powerOff":
             return {**result, "action": "stopped" if was_running else "none", "running": False}
-        boot = twin.start(settings, event.lease, options.boot_server)
+        if event.install is not None:
+            sha256 = install_os(twin, settings, event.install)
+            result.update(action="installed", job=event.install.job_id, sha256=sha256)
+            boot = twin.start(settings, None, options.boot_server)
+            try:
+                result["ready"] = wait_until_ready(twin, boot, options.install_timeout)
+            except InstallError as exc:
+                raise TwinError(str(exc)) from exc
+        else:
+            boot = twin.start(settings, event.lease, options.boot_server)
         return {
             **result,
             "action": "restarted" if was_running else "started",
@@ -311,6 +333,14 @@ def handle_power_event(event: PowerEvent, options: HookOptions) -> dict[str, obj
             "sshPort": settings.ssh_port,
             "console": boot.console,
         }
+
+
+def install_os(twin: Twin, settings: TwinSettings, request: InstallRequest) -> str:
+    """LeaseWeb's installer on a stopped twin; the sha256 of what it wrote."""
+    try:
+        return write_installation(twin, settings, request)
+    except (OSError, RuntimeError) as exc:
+        raise TwinError(f"{twin.server_id}: install job {request.job_id}: {exc}") from exc
 
 
 def list_twins(state_root: Path) -> list[Twin]:

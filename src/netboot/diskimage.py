@@ -63,6 +63,10 @@ class SiteConfig:
     authorized_keys: tuple[str, ...]
     callback_url: str = ""
     token: str = ""
+    # A script the installed OS runs once its network is up (LeaseWeb's postInstallScript).
+    post_install: bytes = b""
+    # The project's /etc/cdn-provisioned marker; LeaseWeb's installer writes none (a post-install may).
+    marker: bool = True
 
 
 def _mtools(*argv: str) -> None:
@@ -109,7 +113,10 @@ def site_overlay(site: SiteConfig, image_sha256: str) -> bytes:
     archive.file(
         "etc/cdn/authorized_keys", "".join(f"{key}\n" for key in site.authorized_keys).encode(), 0o600
     )
-    archive.file("etc/cdn-provisioned", "".join(f"{k}={v}\n" for k, v in marker.items()).encode())
+    if site.marker:
+        archive.file("etc/cdn-provisioned", "".join(f"{k}={v}\n" for k, v in marker.items()).encode())
+    if site.post_install:
+        archive.file("etc/cdn/post-install", site.post_install, 0o700)
     return archive.to_gzip()
 
 

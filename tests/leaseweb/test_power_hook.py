@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from leaseweb_api import ApiError
+from tests.leaseweb import openapi_check
 
 RECORDER = Path(__file__).with_name("record_stdin.py")
 
@@ -86,3 +87,67 @@ def test_a_failing_hook_is_logged_and_the_api_answers(simulator_factory):
     while "event=power_hook" not in sim.log() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "exit_status=1" in sim.log()
+
+
+INSTALLER = Path(__file__).with_name("install_hook.py")
+SCRIPT = "IyEvYmluL3NoCnRydWUK"  # base64 of "#!/bin/sh\ntrue\n"
+
+
+@pytest.fixture
+def installer(simulator_factory, tmp_path):
+    """A simulator whose hook is an installer that finishes when the test says so, with the status said."""
+    out, release = tmp_path / "events.jsonl", tmp_path / "release"
+    hook = " ".join(shlex.quote(str(part)) for part in (sys.executable, INSTALLER, out, release))
+    sim = simulator_factory("--power-hook", hook, "--job-step-seconds", "0.05")
+    with sim.client() as api:
+        yield api, out, release
+    # A job held by its installer still looks as the spec says, at every read.
+    assert openapi_check.simulator_problems(sim.exchanges()) == []
+
+
+def _job_status(api, job_id: str, wanted: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := api.get_job("10001", job_id).status) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return status
+
+
+def test_an_install_job_is_handed_to_the_hook_and_ends_when_it_does(installer):
+    api, out, release = installer
+    job = api.install(
+        "10001",
+        "DEBIAN_12_64BIT",
+        hostname="edge-ams-01",
+        ssh_keys="ssh-ed25519 AAAA k",
+        post_install_script=SCRIPT,
+    )
+    (event,) = _events(out, 1)
+    assert event == {
+        "event": "install",
+        "serverId": "10001",
+        "macAddress": "52:54:00:10:00:01",
+        "lease": None,
+        "jobId": job.uuid,
+        "install": {
+            "operatingSystemId": "DEBIAN_12_64BIT",
+            "hostname": "edge-ams-01",
+            "sshKeys": "ssh-ed25519 AAAA k",
+            "postInstallScript": SCRIPT,
+        },
+    }
+    # Its clock ran out (6 tasks of 0.05 s): the job waits for the installer all the same.
+    time.sleep(0.6)
+    running = api.get_job("10001", job.uuid)
+    assert (running.status, running.tasks[-1].status) == ("ACTIVE", "INPROGRESS")
+    release.write_text("0")
+    assert _job_status(api, job.uuid, "FINISHED") == "FINISHED"
+    assert "postInstallScript" not in api.get_job("10001", job.uuid).payload
+
+
+def test_a_failed_installer_fails_the_job_in_its_install_task(installer):
+    api, _, release = installer
+    release.write_text("1")
+    job = api.install("10001", "DEBIAN_12_64BIT")
+    assert _job_status(api, job.uuid, "FAILED") == "FAILED"
+    failed = api.get_job("10001", job.uuid).failed_task()
+    assert failed is not None and failed.description == "Install the operating system"

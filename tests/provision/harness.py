@@ -84,8 +84,9 @@ class ProvisionLab:
     def chef_url(self) -> str:
         return f"http://127.0.0.1:{self.chef.port}"
 
-    def inventory(self) -> Path:
-        """A production-shaped inventory: the twin in `baremetal`, the boot server on the controller."""
+    def inventory(self, host_vars: dict[str, Any] | None = None) -> Path:
+        """A production-shaped inventory: the twin in `baremetal`, the boot server on the controller.
+        `host_vars`: more of the twin's own variables (provision_method, ...)."""
         boot_vars = {k: v for k, v in self.boot.role_vars().items() if k.startswith("ipxe_server_")}
         data = {
             "all": {
@@ -104,6 +105,7 @@ class ProvisionLab:
                     "provision_ssh_public_keys": [self.operator_key.with_suffix(".pub").read_text().strip()],
                     # The twin starts switched off: no need to wait long for an sshd that is not there.
                     "provision_ssh_probe_timeout": 3,
+                    "provision_job_poll_interval": 1,
                 },
                 "children": {
                     "ipxe_server": {"hosts": {}},
@@ -116,6 +118,8 @@ class ProvisionLab:
                                 "ansible_ssh_private_key_file": str(self.operator_key),
                                 "ansible_ssh_common_args": FRESH_HOST_KEYS,
                                 "leaseweb_server_id": SERVER_ID,
+                                "provision_server_mac": MAC,
+                                **(host_vars or {}),
                             }
                         }
                     },
@@ -126,7 +130,7 @@ class ProvisionLab:
         path.write_text(yaml.safe_dump(data))
         return path
 
-    def provision(self, *extra: str) -> PlaybookRun:
+    def provision(self, *extra: str, host_vars: dict[str, Any] | None = None) -> PlaybookRun:
         """`ansible-playbook provision.yml` from the repository's root, as an operator runs it."""
         env = {
             **os.environ,
@@ -141,7 +145,7 @@ class ProvisionLab:
         }
         start = time.monotonic()
         proc = subprocess.run(
-            ["ansible-playbook", "-i", str(self.inventory()), "provision.yml", *extra],
+            ["ansible-playbook", "-i", str(self.inventory(host_vars)), "provision.yml", *extra],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

@@ -146,6 +146,18 @@ def test_personalised_image_is_reproducible_and_carries_the_site(artefacts, tmp_
     assert "CDN_CALLBACK=http://10.0.2.100/callback/srv-9" in cpio_member(overlay, "etc/cdn/site.env")
 
 
+def test_leaseweb_installer_overlay_has_the_post_install_script_and_no_marker(artefacts):
+    """What the twin's stand-in for LeaseWeb's installer writes: only a post-install script makes a marker."""
+    site = SiteConfig(
+        "srv-7", "edge7", ("ssh-ed25519 AAAA op",), post_install=b"#!/bin/sh\ntrue\n", marker=False
+    )
+    overlay = gzip.decompress(site_overlay(site, artefacts.disk.sha256))
+    assert cpio_member(overlay, "etc/cdn/post-install") == "#!/bin/sh\ntrue\n"
+    modes = {line.split()[-1]: line.split()[0] for line in cpio_list(overlay)}
+    assert modes["etc/cdn/post-install"] == "-rwx------"
+    assert "etc/cdn-provisioned" not in modes
+
+
 def test_netboot_build_cli_publishes_the_live_image(artefacts, tmp_path):
     proc = subprocess.run(
         ["netboot-build", "--docroot", str(tmp_path)], capture_output=True, text=True, check=True

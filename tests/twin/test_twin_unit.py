@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 
 from lab.hosts import boot_server_address
+from lab.installer import InstallRequest
 from lab.paths import LAB_INVENTORY
 from lab.twin import (
     BOOT_SERVER_IP,
@@ -34,6 +36,45 @@ def test_power_event_is_parsed():
         "powerCycle", "12345", "aa:bb:cc:00:11:22", Lease("http://10.0.2.100/servers/12345.ipxe", "edge1")
     )
     assert PowerEvent.from_json(json.dumps({**EVENT, "lease": None})).lease is None
+
+
+INSTALL_EVENT = {
+    **EVENT,
+    "event": "install",
+    "lease": None,
+    "jobId": "3f2a0c1e-0000-4000-8000-000000000001",
+    "install": {
+        "operatingSystemId": "DEBIAN_12_64BIT",
+        "hostname": "edge1",
+        "sshKeys": "ssh-ed25519 AAAA one\n\nssh-ed25519 BBBB two\n",
+        "postInstallScript": base64.b64encode(b"#!/bin/sh\ntrue\n").decode(),
+    },
+}
+
+
+def test_an_install_event_is_parsed():
+    event = PowerEvent.from_json(json.dumps(INSTALL_EVENT))
+    assert event.install == InstallRequest(
+        INSTALL_EVENT["jobId"],
+        "DEBIAN_12_64BIT",
+        "edge1",
+        ("ssh-ed25519 AAAA one", "ssh-ed25519 BBBB two"),
+        b"#!/bin/sh\ntrue\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"jobId": None}, "jobId"),
+        ({"install": None}, "install object"),
+        ({"install": {"hostname": 7}}, "strings"),
+        ({"install": {"postInstallScript": "not base64!"}}, "not base64"),
+    ],
+)
+def test_bad_install_events_are_refused(change, message):
+    with pytest.raises(TwinError, match=message):
+        PowerEvent.from_json(json.dumps({**INSTALL_EVENT, **change}))
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--power-hook",
-        help="command run on every successful powerCycle/powerOn/powerOff, JSON event on stdin",
+        help="command run on every successful powerCycle/powerOn/powerOff and install job (JSON on stdin)",
     )
     p.add_argument(
         "--power-hook-timeout",
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         hook = PowerHook(shlex.split(args.power_hook), args.power_hook_timeout) if args.power_hook else None
         state = SimState(seed, behaviour, state_path=args.state, on_power=hook)
+        if hook is not None:
+            hook.on_install_done = state.automation_done
     except (OSError, SeedError, FaultSpecError, yaml.YAMLError) as exc:
         print(f"leaseweb-simulator: {exc}", file=sys.stderr)
         return 2

@@ -2,11 +2,13 @@
 
 Nothing runs in the background: a job is its start time, its task list and how it ends (finishes, fails at a
 task, or is canceled/expired at a moment), so reading it at any time gives the statuses LeaseWeb would show
-then.
+then. A job handed to an automation (the simulator's hook, which installs the lab's twin) cannot end before
+the automation reports: its last task stays in progress until then, and a failed automation fails the job.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +49,8 @@ FAILURE_MESSAGES = {
     "hardwareScan": "The hardware scanner did not report back within the timeout",
 }
 TERMINAL = ("FINISHED", "FAILED", "CANCELED", "EXPIRED")
+# The task an automation's failure is reported in, per job type.
+AUTOMATED_TASK = {"install": "install"}
 
 
 @dataclass
@@ -63,6 +67,13 @@ class Job:
     stopped_at: float | None = None
     tasks: list[dict[str, str]] = field(default_factory=list)
     task_ids: list[str] = field(default_factory=list)
+    # What an automation (the hook) was handed, secrets included; the job ends when it reports.
+    automation: dict[str, Any] | None = None
+    automation_done_at: float | None = None
+
+    @property
+    def automated(self) -> bool:
+        return self.automation is not None
 
     @classmethod
     def start(
@@ -103,15 +114,23 @@ class Job:
             end, how = self.created + (self.fail_at + 1) * self.step, "FAILED"
         else:
             end, how = self.created + len(self.tasks) * self.step, "FINISHED"
+        if self.automated:
+            end = max(end, math.inf if self.automation_done_at is None else self.automation_done_at)
         if self.stopped and self.stopped_at is not None and self.stopped_at < end:
             return self.stopped_at, self.stopped
         return end, how
+
+    def _final_task(self) -> int:
+        return self.fail_at if self.fail_at is not None else len(self.tasks) - 1
 
     def _task_status(self, index: int, now: float) -> tuple[str, float]:
         """The status of task `index` at `now`, and when it entered that status."""
         start = self.created + index * self.step
         finish = start + self.step
         end, how = self._end()
+        if index == self._final_task():
+            # The final task lasts until the job ends (later than the clock when an automation is slow).
+            finish = max(finish, end)
         if now < end:
             if now >= finish:
                 return "FINISHED", finish
@@ -201,3 +220,13 @@ class Job:
     def retry(self, now: float) -> None:
         """Run the job again from its first task (LeaseWeb documents no partial retry)."""
         self.created, self.fail_at, self.stopped, self.stopped_at = now, None, None, None
+        self.automation_done_at = None
+
+    def automation_done(self, ok: bool, now: float) -> None:
+        """The automation reported: the job ends (failed in its automated task if not ok)."""
+        if not self.automated or self.automation_done_at is not None or self.stopped:
+            return
+        self.automation_done_at = now
+        if not ok:
+            kinds = [task["type"] for task in self.tasks]
+            self.fail_at = kinds.index(AUTOMATED_TASK[self.type])

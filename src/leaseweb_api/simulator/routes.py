@@ -169,7 +169,10 @@ def install(state: SimState, req: ApiRequest, server_id: str) -> Reply:
     payload = {key: value for key, value in body.items() if key not in ("password", "postInstallScript")}
     payload.setdefault("powerCycle", True)
     root = ("OPERATING_SYSTEM", body.get("password") or secrets.token_urlsafe(12))
-    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs, root))
+    # The installer (the simulator's hook, if any) gets what it needs to install, secrets included.
+    wanted = ("operatingSystemId", "hostname", "sshKeys", "postInstallScript", "partitions", "raid", "device")
+    install = {key: body[key] for key in wanted if key in body}
+    return Reply.json(202, state.start_job(server_id, "install", payload, req.fail_jobs, root, install))
 
 
 def rescue_mode(state: SimState, req: ApiRequest, server_id: str) -> Reply:

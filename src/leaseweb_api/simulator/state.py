@@ -46,20 +46,26 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class PowerEvent:
-    """A successful power call, as the power hook receives it."""
+    """A successful power call, or an install job that power-cycles the server, as the hook receives it."""
 
     event: str
     server_id: str
     mac_address: str | None
     lease: dict[str, str | None] | None
+    # An "install" event: the job's id and what the installer needs (hostname, sshKeys, postInstallScript...).
+    job_id: str | None = None
+    install: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "event": self.event,
             "serverId": self.server_id,
             "macAddress": self.mac_address,
             "lease": self.lease,
         }
+        if self.install is not None:
+            data.update(jobId=self.job_id, install=self.install)
+        return data
 
 
 class SimState:
@@ -273,8 +279,12 @@ class SimState:
         payload: dict[str, Any],
         fail: bool,
         root_credential: tuple[str, str] | None = None,
+        install: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Start a job; `root_credential` (type, password): the root password the job sets."""
+        """Start a job; `root_credential` (type, password): the root password the job sets.
+
+        `install`: what the installer needs (secrets included). With a hook, an install job that
+        power-cycles the server is handed to it and ends when the hook reports (`automation_done`)."""
         with self._change() as now:
             server = self._server(server_id)
             if not server.features.get("automation", False):
@@ -312,7 +322,31 @@ class SimState:
             self._jobs[server_id].insert(0, job)
             if root_credential is not None:
                 self._set_root_credential(server, *root_credential)
-            return job.render(now)
+            # Without its power cycle an install waits for the server to network-boot: the clock's job.
+            automate = self._on_power is not None and install is not None and not fail
+            if automate and payload.get("powerCycle", True):
+                job.automation = install
+                # The installer's power cycle leaves the server on, as a powerCycle call does.
+                server.power.status, server.power.target, server.power.settles_at = "on", None, None
+            rendered = job.render(now)
+        self._automate(server_id, job)
+        return rendered
+
+    def _automate(self, server_id: str, job: Job) -> None:
+        """Hand an automated job to the hook (outside the lock: the hook may call back at once)."""
+        if job.automation is None or self._on_power is None:
+            return
+        server = self._servers[server_id]
+        # The installer boots from LeaseWeb's own network, not from the customer's lease.
+        mac = server.public.mac if server.public else None
+        self._on_power(PowerEvent("install", server_id, mac, None, job.uuid, job.automation))
+
+    def automation_done(self, server_id: str, job_id: str, ok: bool) -> None:
+        """The hook finished an automated job (see `start_job`)."""
+        with self._change() as now:
+            for job in self._jobs.get(server_id, []):
+                if job.uuid == job_id:
+                    job.automation_done(ok, now)
 
     def jobs(
         self, server_id: str, job_type: str | None, status: str | None, is_running: bool | None
@@ -361,7 +395,9 @@ class SimState:
             if active is not None:
                 raise ApiFault(409, f"Job {active.uuid} ({active.type}) is still running on this server.")
             job.retry(now)
-            return job.render(now)
+            rendered = job.render(now)
+        self._automate(server_id, job)
+        return rendered
 
     # Hardware
 
