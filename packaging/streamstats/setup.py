@@ -4,15 +4,13 @@ Warnings are errors; the agent falls back to the polars parser where the module 
 build that fails says so here instead of shipping a wheel without it.
 """
 
-from pathlib import Path
-
 from setuptools import Extension, setup
 
-SOURCE = Path(__file__).resolve().parents[2] / "src/streamstats/_tsv.c"  # absolute: no ".." in object paths
 COMPILE_ARGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wconversion", "-Wno-sign-conversion"]
 
 setup(
     ext_modules=[
-        Extension("streamstats._tsv", [str(SOURCE)], extra_compile_args=COMPILE_ARGS),
+        # _tsv.c here is a link to src/streamstats/_tsv.c: setuptools wants sources below setup.py.
+        Extension("streamstats._tsv", ["_tsv.c"], extra_compile_args=COMPILE_ARGS),
     ]
 )
