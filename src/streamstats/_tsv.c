@@ -3,7 +3,9 @@
  * It classifies every line the way streamstats.parse.ChunkParser does (the reference, which the
  * differential tests and the fuzz target compare it with) and returns the good lines' fields as one
  * Arrow struct array (C Data Interface: polars imports it without a Python object per field), the
- * per-line reject reasons and the first line of each reason. Where it cannot be sure to agree with
+ * per-line reject reasons and the first line of each reason. Strings are Arrow string views (polars' own
+ * layout): a value of up to 12 bytes sits in its view, a longer one points into one copy of the chunk
+ * that the string columns share. Where it cannot be sure to agree with
  * the reference (a duration list of four or more numbers, whose float sum polars orders its own way;
  * a byte outside ASCII in a duration that is not a plain number) it returns None and the caller
  * parses the chunk with polars.
@@ -14,7 +16,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,39 +60,50 @@ struct ArrowArray {
 #define ARROW_FLAG_NULLABLE 2
 
 /* ---- output columns ---- */
+#define VIEW_INLINE 12 /* an Arrow string view holds up to 12 bytes itself */
+
+/* The copy of the chunk the string views point into, freed with the last column that uses it (polars
+ * may release columns from any of its threads). */
+typedef struct {
+    int refs;
+    char *bytes;
+    int64_t size[1]; /* the view array's last buffer: the size of each data buffer */
+} Shared;
+
+static void shared_release(Shared *shared) {
+    if (shared && __atomic_sub_fetch(&shared->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(shared->bytes);
+        free(shared);
+    }
+}
+
 typedef struct {
     int kind;
     int64_t *values;   /* numbers: one per good line */
     uint8_t *validity; /* optional numbers: a bitmap, allocated at the first null */
     int64_t nulls;
-    int64_t *offsets;  /* strings: good lines + 1 */
-    char *data;
-    size_t data_len, data_cap;
+    uint8_t *views;    /* strings: 16 bytes per good line */
 } Column;
 
 static void column_free(Column *c) {
     free(c->values);
     free(c->validity);
-    free(c->offsets);
-    free(c->data);
+    free(c->views);
     memset(c, 0, sizeof *c);
 }
 
-static int string_append(Column *c, const char *s, size_t n) {
-    if (n > c->data_cap - c->data_len) {
-        size_t cap = c->data_cap ? c->data_cap : 4096;
-        while (n > cap - c->data_len) {
-            if (cap > SIZE_MAX / 2) return -1;
-            cap *= 2;
-        }
-        char *grown = realloc(c->data, cap);
-        if (!grown) return -1;
-        c->data = grown;
-        c->data_cap = cap;
+/* The view of the field [s, s + n) of a chunk starting at base (n and s - base fit in int32: the
+ * chunk is shorter than 2 GiB). */
+static void string_view(uint8_t *view, const char *base, const char *s, int32_t n) {
+    memset(view, 0, 16);
+    memcpy(view, &n, 4);
+    if (n <= VIEW_INLINE) {
+        memcpy(view + 4, s, (size_t)n);
+    } else {
+        int32_t offset = (int32_t)(s - base); /* in data buffer 0, the chunk's copy */
+        memcpy(view + 4, s, 4);
+        memcpy(view + 12, &offset, 4);
     }
-    if (n) memcpy(c->data + c->data_len, s, n);
-    c->data_len += n;
-    return 0;
 }
 
 /* ---- numbers, with the grammar polars' casts accept ---- */
@@ -145,8 +157,38 @@ static int is_decimal(const char *s, const char *e) {
     return p == e;
 }
 
+/* Exact powers of ten in a double. */
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A decimal [+-]?D*(.D*)? without exponent and with at most 15 significant digits, and so exactly an
+ * integer below 2^53 times a power of ten of at most 22: one division or multiplication of two exact
+ * doubles, which IEEE rounds correctly (Clinger's fast path). 0 when the text is not of that kind. */
+static int fast_double(const char *s, const char *e, double *out) {
+    int negative = 0, digits = 0, scale = 0, dot = 0;
+    uint64_t mantissa = 0;
+    if (s < e && (*s == '+' || *s == '-')) negative = *s++ == '-';
+    for (; s < e; s++) {
+        if (*s == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (!is_digit(*s)) return 0;
+        if (mantissa || *s != '0') {
+            if (++digits > 15) return 0;
+            mantissa = mantissa * 10 + (uint64_t)(*s - '0');
+        }
+        scale += dot;
+    }
+    if (scale > 22) return 0;
+    double value = (double)mantissa / POW10[scale];
+    *out = negative ? -value : value;
+    return 1;
+}
+
 /* strtod on a NUL-terminated copy (glibc's is correctly rounded, as polars' parser is). */
 static int to_double(const char *s, const char *e, double *out) {
+    if (fast_double(s, e, out)) return 0;
     size_t n = (size_t)(e - s);
     char local[MAX_NUMBER_TEXT + 1];
     char *text = n <= MAX_NUMBER_TEXT ? local : malloc(n + 1);
@@ -292,6 +334,7 @@ static int split(const char *s, const char *e, int n, Fields *f) {
 typedef struct {
     int n;
     const char *kinds;
+    const char *base; /* the chunk */
     double ts_low, ts_high;
     Column cols[MAX_FIELDS];
     int64_t good;
@@ -341,8 +384,7 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
     for (int i = 0; i < p->n; i++) {
         Column *c = &p->cols[i];
         if (c->kind == K_STRING) {
-            if (string_append(c, f->start[i], (size_t)(f->end[i] - f->start[i])) < 0) return -1;
-            c->offsets[row + 1] = (int64_t)c->data_len;
+            string_view(c->views + 16 * row, p->base, f->start[i], (int32_t)(f->end[i] - f->start[i]));
         } else {
             c->values[row] = null[i] ? 0 : numbers[i];
             if (null[i] && set_null(c, row, rows) < 0) return -1;
@@ -353,8 +395,9 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
 
 /* ---- export ---- */
 typedef struct {
-    void *buffers[3];
-    const void *pointers[3];
+    void *buffers[2]; /* owned: validity, values or views */
+    const void *pointers[4];
+    Shared *shared; /* string views: the chunk's copy and its size */
     struct ArrowArray *children_storage;
     struct ArrowArray **children;
     int64_t n_children;
@@ -364,7 +407,8 @@ static void release_array(struct ArrowArray *a) {
     ArrayData *d = a->private_data;
     for (int64_t i = 0; i < d->n_children; i++)
         if (d->children[i]->release) d->children[i]->release(d->children[i]);
-    for (int i = 0; i < 3; i++) free(d->buffers[i]);
+    for (int i = 0; i < 2; i++) free(d->buffers[i]);
+    shared_release(d->shared);
     free(d->children_storage);
     free(d->children);
     free(d);
@@ -427,23 +471,22 @@ static int array_init(struct ArrowArray *a, int64_t length, int64_t nulls, int64
     return 0;
 }
 
-/* Move column c's buffers into the Arrow array a (the array owns them from here). */
-static int export_column(Column *c, int64_t rows, struct ArrowArray *a) {
+/* Move column c's buffers into the Arrow array a (the array owns them from here; string views share
+ * the chunk's copy). */
+static int export_column(Column *c, int64_t rows, Shared *shared, struct ArrowArray *a) {
     int strings = c->kind == K_STRING;
-    if (array_init(a, rows, c->nulls, strings ? 3 : 2, 0) < 0) return -1;
+    if (array_init(a, rows, c->nulls, strings ? 4 : 2, 0) < 0) return -1;
     ArrayData *d = a->private_data;
-    d->buffers[0] = c->validity;
+    d->pointers[0] = d->buffers[0] = c->validity;
+    d->pointers[1] = d->buffers[1] = strings ? (void *)c->views : (void *)c->values;
     if (strings) {
-        if (!c->data && !(c->data = malloc(1))) return -1;
-        d->buffers[1] = c->offsets;
-        d->buffers[2] = c->data;
-    } else {
-        d->buffers[1] = c->values;
+        __atomic_add_fetch(&shared->refs, 1, __ATOMIC_ACQ_REL);
+        d->shared = shared;
+        d->pointers[2] = shared->bytes;
+        d->pointers[3] = shared->size;
     }
-    for (int i = 0; i < 3; i++) d->pointers[i] = d->buffers[i];
     c->validity = NULL;
-    c->offsets = NULL;
-    c->data = NULL;
+    c->views = NULL;
     c->values = NULL;
     return 0;
 }
@@ -461,7 +504,7 @@ static void array_capsule_free(PyObject *capsule) {
 }
 
 /* The good lines as one struct array: the fields but the timestamp in their order, then `ts_name`. */
-static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
+static PyObject *export(Parser *p, Shared *shared, PyObject *names, const char *ts_name) {
     struct ArrowSchema *schema = calloc(1, sizeof *schema);
     struct ArrowArray *array = calloc(1, sizeof *array);
     PyObject *schema_capsule = NULL, *array_capsule = NULL;
@@ -478,10 +521,10 @@ static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
         Column *c = &p->cols[field];
         const char *name = field == ts ? ts_name : PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, field));
         if (!name) goto fail;
-        const char *format = c->kind == K_STRING ? "U" : "l";
+        const char *format = c->kind == K_STRING ? "vu" : "l";
         int64_t flags = (c->kind == K_INT_OPT || c->kind == K_DURATION_OPT) ? ARROW_FLAG_NULLABLE : 0;
         if (schema_init(schema->children[out], format, name, flags, 0) < 0) goto nomem;
-        if (export_column(c, p->good, array->children[out]) < 0) goto nomem;
+        if (export_column(c, p->good, shared, array->children[out]) < 0) goto nomem;
         out++;
     }
     schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
@@ -507,8 +550,8 @@ static int parser_alloc(Parser *p, int64_t rows) {
         Column *c = &p->cols[i];
         c->kind = p->kinds[i];
         if (c->kind == K_STRING) {
-            c->offsets = calloc((size_t)rows + 1, sizeof(int64_t));
-            if (!c->offsets) return -1;
+            c->views = malloc(((size_t)rows + 1) * 16);
+            if (!c->views) return -1;
         } else {
             c->values = malloc(((size_t)rows + 1) * sizeof(int64_t));
             if (!c->values) return -1;
@@ -539,6 +582,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL, *reasons = NULL;
     Parser *p = calloc(1, sizeof *p);
+    Shared *shared = NULL;
     int timestamps = 0;
     for (Py_ssize_t i = 0; i < n_kinds; i++) timestamps += kinds[i] == K_TIMESTAMP;
     if (!p) {
@@ -559,6 +603,19 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "a chunk is whole lines: it ends with a newline");
         goto done;
     }
+    if (chunk.len >= INT32_MAX) { /* string views address their bytes with 32 bits */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    p->base = buf;
+    shared = calloc(1, sizeof *shared);
+    if (!shared || !(shared->bytes = malloc(chunk.len ? (size_t)chunk.len : 1))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    shared->refs = 1;
+    shared->size[0] = chunk.len;
+    memcpy(shared->bytes, buf, (size_t)chunk.len);
     int64_t rows = 0;
     for (const char *s = buf; s < end && (s = memchr(s, '\n', (size_t)(end - s))); s++) rows++;
     if (parser_alloc(p, rows) < 0) {
@@ -631,7 +688,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
             }
             PyTuple_SET_ITEM(firsts, r, item);
         }
-        PyObject *arrow = export(p, names, ts_name);
+        PyObject *arrow = export(p, shared, names, ts_name);
         if (!arrow) {
             Py_DECREF(firsts);
             goto done;
@@ -640,6 +697,8 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     }
 done:
     Py_XDECREF(reasons);
+    if (shared && !shared->bytes) free(shared);
+    else shared_release(shared);
     if (p)
         for (int i = 0; i < MAX_FIELDS; i++) column_free(&p->cols[i]);
     free(p);
