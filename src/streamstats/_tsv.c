@@ -4,8 +4,8 @@
  * differential tests and the fuzz target compare it with) and returns the good lines' fields as one
  * Arrow struct array (C Data Interface: polars imports it without a Python object per field), the
  * per-line reject reasons and the first line of each reason. Strings are Arrow string views (polars' own
- * layout): a value of up to 12 bytes sits in its view, a longer one points into one copy of the chunk
- * that the string columns share. Where it cannot be sure to agree with
+ * layout): a value of up to 12 bytes sits in its view, a longer one is copied into its column's buffer
+ * (as polars' CSV reader does: a column kept for long keeps its own strings alive, not the chunk). Where it cannot be sure to agree with
  * the reference (a duration list of four or more numbers, whose float sum polars orders its own way;
  * a byte outside ASCII in a duration that is not a plain number) it returns None and the caller
  * parses the chunk with polars.
@@ -62,48 +62,50 @@ struct ArrowArray {
 /* ---- output columns ---- */
 #define VIEW_INLINE 12 /* an Arrow string view holds up to 12 bytes itself */
 
-/* The copy of the chunk the string views point into, freed with the last column that uses it (polars
- * may release columns from any of its threads). */
-typedef struct {
-    int refs;
-    char *bytes;
-    int64_t size[1]; /* the view array's last buffer: the size of each data buffer */
-} Shared;
-
-static void shared_release(Shared *shared) {
-    if (shared && __atomic_sub_fetch(&shared->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        free(shared->bytes);
-        free(shared);
-    }
-}
-
 typedef struct {
     int kind;
     int64_t *values;   /* numbers: one per good line */
     uint8_t *validity; /* optional numbers: a bitmap, allocated at the first null */
     int64_t nulls;
     uint8_t *views;    /* strings: 16 bytes per good line */
+    char *data;        /* strings: the values longer than a view holds */
+    size_t data_len, data_cap;
+    int64_t *data_size; /* the view array's last buffer: the size of its data buffer */
 } Column;
 
 static void column_free(Column *c) {
     free(c->values);
     free(c->validity);
     free(c->views);
+    free(c->data);
+    free(c->data_size);
     memset(c, 0, sizeof *c);
 }
 
-/* The view of the field [s, s + n) of a chunk starting at base (n and s - base fit in int32: the
- * chunk is shorter than 2 GiB). */
-static void string_view(uint8_t *view, const char *base, const char *s, int32_t n) {
+/* The view of [s, s + n) (n < 2^31: the chunk is shorter), its bytes in the view or in the column's
+ * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). */
+static int string_view(Column *c, int64_t row, const char *s, int32_t n) {
+    uint8_t *view = c->views + 16 * row;
     memset(view, 0, 16);
     memcpy(view, &n, 4);
     if (n <= VIEW_INLINE) {
         memcpy(view + 4, s, (size_t)n);
-    } else {
-        int32_t offset = (int32_t)(s - base); /* in data buffer 0, the chunk's copy */
-        memcpy(view + 4, s, 4);
-        memcpy(view + 12, &offset, 4);
+        return 0;
     }
+    if ((size_t)n > c->data_cap - c->data_len) {
+        size_t cap = c->data_cap ? c->data_cap : 65536;
+        while ((size_t)n > cap - c->data_len) cap *= 2;
+        char *grown = realloc(c->data, cap);
+        if (!grown) return -1;
+        c->data = grown;
+        c->data_cap = cap;
+    }
+    int32_t offset = (int32_t)c->data_len; /* in data buffer 0 */
+    memcpy(c->data + c->data_len, s, (size_t)n);
+    c->data_len += (size_t)n;
+    memcpy(view + 4, s, 4);
+    memcpy(view + 12, &offset, 4);
+    return 0;
 }
 
 /* ---- numbers, with the grammar polars' casts accept ---- */
@@ -334,7 +336,6 @@ static int split(const char *s, const char *e, int n, Fields *f) {
 typedef struct {
     int n;
     const char *kinds;
-    const char *base; /* the chunk */
     double ts_low, ts_high;
     Column cols[MAX_FIELDS];
     int64_t good;
@@ -384,7 +385,7 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
     for (int i = 0; i < p->n; i++) {
         Column *c = &p->cols[i];
         if (c->kind == K_STRING) {
-            string_view(c->views + 16 * row, p->base, f->start[i], (int32_t)(f->end[i] - f->start[i]));
+            if (string_view(c, row, f->start[i], (int32_t)(f->end[i] - f->start[i])) < 0) return -1;
         } else {
             c->values[row] = null[i] ? 0 : numbers[i];
             if (null[i] && set_null(c, row, rows) < 0) return -1;
@@ -395,9 +396,8 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
 
 /* ---- export ---- */
 typedef struct {
-    void *buffers[2]; /* owned: validity, values or views */
+    void *buffers[4]; /* validity, values or views, then a view array's data buffer and its size */
     const void *pointers[4];
-    Shared *shared; /* string views: the chunk's copy and its size */
     struct ArrowArray *children_storage;
     struct ArrowArray **children;
     int64_t n_children;
@@ -407,8 +407,7 @@ static void release_array(struct ArrowArray *a) {
     ArrayData *d = a->private_data;
     for (int64_t i = 0; i < d->n_children; i++)
         if (d->children[i]->release) d->children[i]->release(d->children[i]);
-    for (int i = 0; i < 2; i++) free(d->buffers[i]);
-    shared_release(d->shared);
+    for (int i = 0; i < 4; i++) free(d->buffers[i]);
     free(d->children_storage);
     free(d->children);
     free(d);
@@ -471,23 +470,27 @@ static int array_init(struct ArrowArray *a, int64_t length, int64_t nulls, int64
     return 0;
 }
 
-/* Move column c's buffers into the Arrow array a (the array owns them from here; string views share
- * the chunk's copy). */
-static int export_column(Column *c, int64_t rows, Shared *shared, struct ArrowArray *a) {
-    int strings = c->kind == K_STRING;
-    if (array_init(a, rows, c->nulls, strings ? 4 : 2, 0) < 0) return -1;
+/* Move column c's buffers into the Arrow array a (the array owns them from here). A view array has
+ * one data buffer, or none when every value fits in its view. */
+static int export_column(Column *c, int64_t rows, struct ArrowArray *a) {
+    int strings = c->kind == K_STRING, data = strings && c->data_len;
+    if (strings && !(c->data_size = malloc(sizeof(int64_t)))) return -1;
+    if (array_init(a, rows, c->nulls, strings ? 3 + data : 2, 0) < 0) return -1;
     ArrayData *d = a->private_data;
     d->pointers[0] = d->buffers[0] = c->validity;
     d->pointers[1] = d->buffers[1] = strings ? (void *)c->views : (void *)c->values;
     if (strings) {
-        __atomic_add_fetch(&shared->refs, 1, __ATOMIC_ACQ_REL);
-        d->shared = shared;
-        d->pointers[2] = shared->bytes;
-        d->pointers[3] = shared->size;
+        c->data_size[0] = (int64_t)c->data_len;
+        d->buffers[2] = c->data;
+        d->buffers[3] = c->data_size;
+        d->pointers[2] = data ? (const void *)c->data : (const void *)c->data_size;
+        d->pointers[3] = data ? c->data_size : NULL;
     }
     c->validity = NULL;
     c->views = NULL;
     c->values = NULL;
+    c->data = NULL;
+    c->data_size = NULL;
     return 0;
 }
 
@@ -504,7 +507,7 @@ static void array_capsule_free(PyObject *capsule) {
 }
 
 /* The good lines as one struct array: the fields but the timestamp in their order, then `ts_name`. */
-static PyObject *export(Parser *p, Shared *shared, PyObject *names, const char *ts_name) {
+static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
     struct ArrowSchema *schema = calloc(1, sizeof *schema);
     struct ArrowArray *array = calloc(1, sizeof *array);
     PyObject *schema_capsule = NULL, *array_capsule = NULL;
@@ -524,7 +527,7 @@ static PyObject *export(Parser *p, Shared *shared, PyObject *names, const char *
         const char *format = c->kind == K_STRING ? "vu" : "l";
         int64_t flags = (c->kind == K_INT_OPT || c->kind == K_DURATION_OPT) ? ARROW_FLAG_NULLABLE : 0;
         if (schema_init(schema->children[out], format, name, flags, 0) < 0) goto nomem;
-        if (export_column(c, p->good, shared, array->children[out]) < 0) goto nomem;
+        if (export_column(c, p->good, array->children[out]) < 0) goto nomem;
         out++;
     }
     schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
@@ -582,7 +585,6 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL, *reasons = NULL;
     Parser *p = calloc(1, sizeof *p);
-    Shared *shared = NULL;
     int timestamps = 0;
     for (Py_ssize_t i = 0; i < n_kinds; i++) timestamps += kinds[i] == K_TIMESTAMP;
     if (!p) {
@@ -607,15 +609,6 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    p->base = buf;
-    shared = calloc(1, sizeof *shared);
-    if (!shared || !(shared->bytes = malloc(chunk.len ? (size_t)chunk.len : 1))) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    shared->refs = 1;
-    shared->size[0] = chunk.len;
-    memcpy(shared->bytes, buf, (size_t)chunk.len);
     int64_t rows = 0;
     for (const char *s = buf; s < end && (s = memchr(s, '\n', (size_t)(end - s))); s++) rows++;
     if (parser_alloc(p, rows) < 0) {
@@ -688,7 +681,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
             }
             PyTuple_SET_ITEM(firsts, r, item);
         }
-        PyObject *arrow = export(p, shared, names, ts_name);
+        PyObject *arrow = export(p, names, ts_name);
         if (!arrow) {
             Py_DECREF(firsts);
             goto done;
@@ -697,8 +690,6 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     }
 done:
     Py_XDECREF(reasons);
-    if (shared && !shared->bytes) free(shared);
-    else shared_release(shared);
     if (p)
         for (int i = 0; i < MAX_FIELDS; i++) column_free(&p->cols[i]);
     free(p);

@@ -128,7 +128,7 @@ class Agent:
         self.cfg: AgentConfig = config.agent
         self.stats = config.statistics
         bounds = (self.cfg.timestamp_min, self.cfg.timestamp_max)
-        self.parser, parser_path = chunk_parser(self.stats.format, bounds)
+        self.parser, parser_path = chunk_parser(self.stats.format, bounds, self.cfg.parser)
         self.engine = Engine(self.stats)
         self.registry = Registry()
         self.metrics = _Metrics(self.registry)

@@ -78,8 +78,11 @@ class NativeChunkParser:
         return out
 
 
-def chunk_parser(fmt: LogFormat, ts_bounds: tuple[int, int]) -> tuple[ChunkParser | NativeChunkParser, str]:
-    """The parser for `fmt` and the name of its path: native where it can, polars otherwise."""
-    if supports(fmt):
+def chunk_parser(
+    fmt: LogFormat, ts_bounds: tuple[int, int], wanted: str = NATIVE
+) -> tuple[ChunkParser | NativeChunkParser, str]:
+    """The parser for `fmt` and the name of its path: native where it can (unless `wanted` is polars),
+    polars otherwise."""
+    if wanted == NATIVE and supports(fmt):
         return NativeChunkParser(fmt, ts_bounds), NATIVE
     return ChunkParser(fmt, ts_bounds), POLARS
