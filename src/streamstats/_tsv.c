@@ -17,6 +17,10 @@
 #include <Python.h>
 
 #include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +86,27 @@ static void column_free(Column *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* The low n bytes of a word (n < 8). */
+static uint64_t low_bytes(uint64_t word, int32_t n) { return word & ((UINT64_C(1) << (8 * n)) - 1); }
+
 /* The view of [s, s + n) (n < 2^31: the chunk is shorter), its bytes in the view or in the column's
- * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). */
-static int string_view(Column *c, int64_t row, const char *s, int32_t n) {
+ * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). A short
+ * value is read as 12 bytes and masked where the chunk has 12 bytes from s (`room`): no call to memcpy
+ * of a variable length. The bytes of a view past the value are zeros. */
+static int string_view(Column *c, int64_t row, const char *s, int32_t n, ptrdiff_t room) {
     uint8_t *view = c->views + 16 * row;
+    if (n <= VIEW_INLINE && room >= VIEW_INLINE) {
+        uint32_t head;
+        uint64_t tail;
+        memcpy(&head, s, 4);
+        memcpy(&tail, s + 4, 8);
+        head = n >= 4 ? head : (uint32_t)low_bytes(head, n);
+        tail = n >= 12 ? tail : n <= 4 ? 0 : low_bytes(tail, n - 4);
+        uint64_t first = (uint64_t)(uint32_t)n | (uint64_t)head << 32;
+        memcpy(view, &first, 8);
+        memcpy(view + 8, &tail, 8);
+        return 0;
+    }
     memset(view, 0, 16);
     memcpy(view, &n, 4);
     if (n <= VIEW_INLINE) {
@@ -163,11 +184,11 @@ static int is_decimal(const char *s, const char *e) {
 static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* A decimal [+-]?D*(.D*)? without exponent and with at most 15 significant digits, and so exactly an
- * integer below 2^53 times a power of ten of at most 22: one division or multiplication of two exact
+/* A decimal [+-]?(D+(.D*)?|.D+) without exponent and with at most 15 significant digits, and so
+ * exactly an integer below 2^53 divided by a power of ten of at most 22: one division of two exact
  * doubles, which IEEE rounds correctly (Clinger's fast path). 0 when the text is not of that kind. */
 static int fast_double(const char *s, const char *e, double *out) {
-    int negative = 0, digits = 0, scale = 0, dot = 0;
+    int negative = 0, digits = 0, scale = 0, dot = 0, any = 0;
     uint64_t mantissa = 0;
     if (s < e && (*s == '+' || *s == '-')) negative = *s++ == '-';
     for (; s < e; s++) {
@@ -176,13 +197,14 @@ static int fast_double(const char *s, const char *e, double *out) {
             continue;
         }
         if (!is_digit(*s)) return 0;
+        any = 1;
         if (mantissa || *s != '0') {
             if (++digits > 15) return 0;
             mantissa = mantissa * 10 + (uint64_t)(*s - '0');
         }
         scale += dot;
     }
-    if (scale > 22) return 0;
+    if (!any || scale > 22) return 0;
     double value = (double)mantissa / POW10[scale];
     *out = negative ? -value : value;
     return 1;
@@ -203,6 +225,7 @@ static int to_double(const char *s, const char *e, double *out) {
 }
 
 static int parse_float(const char *s, const char *e, double *out) {
+    if (fast_double(s, e, out)) return NUM_OK; /* finite */
     if (!is_decimal(s, e)) return NUM_BAD;
     if (to_double(s, e, out) < 0) return -1;
     return isfinite(*out) ? NUM_OK : NUM_BAD;
@@ -245,6 +268,13 @@ static int has_non_ascii(const char *s, const char *e) {
     return 0;
 }
 
+/* x (0 <= x < 2^52) to the nearest integer, ties to even, as polars' round() and the default IEEE
+ * rounding do: adding and taking away 2^52 leaves no fraction bits (no call to nearbyint). */
+static int64_t round_half_even(double x) {
+    volatile double shifted = x + 0x1p52; /* volatile: computed in double, never folded away */
+    return (int64_t)(shifted - 0x1p52);
+}
+
 /* Seconds with a fraction to integer milliseconds (rounded half to even, as polars rounds). */
 static int parse_duration(const char *s, const char *e, int optional, int64_t *out) {
     if (optional && e - s == 1 && *s == '-') return NUM_NULL;
@@ -257,7 +287,7 @@ static int parse_duration(const char *s, const char *e, int optional, int64_t *o
         if (rc != NUM_OK) return rc;
         if (!(seconds >= 0 && seconds < 1e9)) return NUM_BAD;
     }
-    *out = (int64_t)nearbyint(seconds * 1000.0);
+    *out = round_half_even(seconds * 1000.0);
     return NUM_OK;
 }
 
@@ -297,45 +327,61 @@ static int is_binary(const char *s, const char *e) {
     return 0;
 }
 
-/* Any byte that needs the careful look of is_binary: NUL, CR or >= 0x80 (eight at a time). */
-static int needs_check(const char *s, const char *e) {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (e - s >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        uint64_t cr = w ^ (ones * '\r');
-        if ((w | ((w - ones) & ~w) | ((cr - ones) & ~cr)) & highs) return 1;
-        s += 8;
-    }
-    for (; s < e; s++)
-        if (*s == 0 || *s == '\r' || (unsigned char)*s >= 0x80) return 1;
-    return 0;
-}
-
 typedef struct {
     const char *start[MAX_FIELDS];
     const char *end[MAX_FIELDS];
 } Fields;
 
-/* Split [s, e) at tabs into exactly n fields; 0 when the count differs. */
-static int split(const char *s, const char *e, int n, Fields *f) {
-    int i = 0;
-    f->start[0] = s;
-    for (;;) {
-        const char *tab = memchr(s, '\t', (size_t)(e - s));
-        if (!tab) break;
-        if (i + 1 >= n) return 0;
-        f->end[i++] = tab;
-        s = tab + 1;
-        f->start[i] = s;
+static int is_suspect(unsigned char ch) { return ch == 0 || ch == '\r' || ch >= 0x80; }
+
+/* Record the tab at `tab` as the end of field `*tabs` (while there is room for n fields). */
+static void add_tab(Fields *f, int n, int *tabs, const char *tab) {
+    if (*tabs + 1 < n) {
+        f->end[*tabs] = tab;
+        f->start[*tabs + 1] = tab + 1;
     }
-    f->end[i] = e;
-    return i + 1 == n;
+    (*tabs)++;
+}
+
+/* One pass over the line at s: its tabs into f (the first n - 1 of them), their number into *tabs,
+ * whether it holds a byte is_binary must look at (NUL, CR, >= 0x80) into *suspect; returns its newline,
+ * which lies before end (the chunk ends with one). Sixteen bytes at a time where SSE2 is there. */
+static const char *scan_line(const char *s, const char *end, int n, Fields *f, int *tabs, int *suspect) {
+    const char *p = s;
+    *tabs = 0;
+    *suspect = 0;
+    f->start[0] = s;
+#if defined(__SSE2__)
+    const __m128i tab = _mm_set1_epi8('\t'), newline = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    const __m128i zero = _mm_setzero_si128();
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned tabs_at = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
+        unsigned newline_at = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline));
+        unsigned odd_at = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(v, zero), _mm_cmpeq_epi8(v, cr))));
+        unsigned before = newline_at ? (newline_at & -newline_at) - 1 : 0xFFFFu;
+        tabs_at &= before;
+        if (odd_at & before) *suspect = 1;
+        while (tabs_at) {
+            add_tab(f, n, tabs, p + __builtin_ctz(tabs_at));
+            tabs_at &= tabs_at - 1;
+        }
+        if (newline_at) return p + __builtin_ctz(newline_at);
+        p += 16;
+    }
+#endif
+    for (; p < end && *p != '\n'; p++) { /* p < end: always, the chunk ending with a newline */
+        if (*p == '\t') add_tab(f, n, tabs, p);
+        else if (is_suspect((unsigned char)*p)) *suspect = 1;
+    }
+    return p;
 }
 
 typedef struct {
     int n;
     const char *kinds;
+    const char *end; /* the chunk's */
     double ts_low, ts_high;
     Column cols[MAX_FIELDS];
     int64_t good;
@@ -365,7 +411,7 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
         if (kind == K_TIMESTAMP) {
             double seconds;
             rc = parse_float(skip_spaces(s, e), e, &seconds);
-            if (rc == NUM_OK && seconds >= p->ts_low && seconds < p->ts_high) numbers[i] = (int64_t)floor(seconds);
+            if (rc == NUM_OK && seconds >= p->ts_low && seconds < p->ts_high) numbers[i] = seconds >= 0 ? (int64_t)seconds : (int64_t)floor(seconds);
             else if (rc >= 0) ts_bad = 1;
         } else if (kind == K_INT || kind == K_INT_OPT) {
             if (kind == K_INT_OPT && e - s == 1 && *s == '-') rc = NUM_NULL;
@@ -385,7 +431,8 @@ static int parse_fields(Parser *p, const Fields *f, int64_t rows) {
     for (int i = 0; i < p->n; i++) {
         Column *c = &p->cols[i];
         if (c->kind == K_STRING) {
-            if (string_view(c, row, f->start[i], (int32_t)(f->end[i] - f->start[i])) < 0) return -1;
+            int32_t n = (int32_t)(f->end[i] - f->start[i]);
+            if (string_view(c, row, f->start[i], n, p->end - f->start[i]) < 0) return -1;
         } else {
             c->values[row] = null[i] ? 0 : numbers[i];
             if (null[i] && set_null(c, row, rows) < 0) return -1;
@@ -601,6 +648,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     p->ts_low = (double)ts_low;
     p->ts_high = (double)ts_high;
     const char *buf = chunk.buf, *end = buf + chunk.len;
+    p->end = end;
     if (chunk.len && end[-1] != '\n') {
         PyErr_SetString(PyExc_ValueError, "a chunk is whole lines: it ends with a newline");
         goto done;
@@ -620,7 +668,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     char *reason = PyBytes_AS_STRING(reasons);
     Py_ssize_t first[REASONS][2];
     for (int r = 0; r < REASONS; r++) first[r][0] = first[r][1] = -1;
-    int check = needs_check(buf, end), bom_possible = 1, unsure = 0, failed = 0;
+    int bom_possible = 1, unsure = 0, failed = 0;
     Fields *fields = malloc(sizeof *fields);
     if (!fields) {
         PyErr_NoMemory();
@@ -629,20 +677,21 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     const char *s = buf;
     for (int64_t line = 0; line < rows; line++) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s)); /* counted above: never NULL */
+        int tabs, suspect;
+        const char *nl = scan_line(s, end, p->n, fields, &tabs, &suspect);
         const char *e = nl > s && nl[-1] == '\r' ? nl - 1 : nl; /* polars' line reader drops a CR before LF */
         int r;
-        if (check && is_binary(s, e)) r = BINARY;
+        if (suspect && is_binary(s, e)) r = BINARY;
+        else if (tabs != p->n - 1) r = FIELD_COUNT;
         else {
-            const char *from = s;
+            fields->end[p->n - 1] = e;
             /* polars' CSV reader drops a byte-order mark at the start of its input: the first line
              * that reaches it (past the binary and field count checks). */
-            int counted = split(from, e, p->n, fields);
-            if (counted && bom_possible) {
+            if (bom_possible) {
                 bom_possible = 0;
-                if (e - s >= 3 && memcmp(s, BOM, 3) == 0) counted = split(from = s + 3, e, p->n, fields);
+                if (e - s >= 3 && memcmp(s, BOM, 3) == 0) fields->start[0] = s + 3;
             }
-            r = counted ? parse_fields(p, fields, rows) : FIELD_COUNT;
+            r = parse_fields(p, fields, rows);
         }
         if (r < 0) {
             failed = 1;
