@@ -27,6 +27,9 @@ from typing import Any
 import polars as pl
 import yaml
 
+from streamstats.formats import builtin_formats
+from streamstats.statistics import load_statistic_set
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, Machine, Run, log_file, measure, spread, spread_max, write_result
@@ -111,6 +114,18 @@ def cross_check_mawk(doc: dict[str, Any], awk_text: str) -> dict[str, Any]:
     return {label: _check(label, ours, theirs) for label, (ours, theirs) in checks.items()}
 
 
+def cross_check_parsers(native: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """The agent with its native parser against itself with the polars one: every statistic but the
+    top-N ones row for row (a top-N list breaks ties at its cut in hash order, which differs from one
+    process to the next whichever the parser)."""
+    top = {s.name for s in load_statistic_set("cdn", builtin_formats(), ROOT).statistics if s.top}
+    differ = {n for n in native["statistics"] if native["statistics"][n] != reference["statistics"][n]}
+    totals = [(doc["lines"], doc["counted"]) for doc in (native, reference)]
+    if differ - top or totals[0] != totals[1]:
+        raise AssertionError(f"the native and the polars parser differ: {sorted(differ - top)} {totals}")
+    return {"statistics_equal": len(native["statistics"]) - len(top), "top_n_not_compared": sorted(top)}
+
+
 def cross_check_mtail(doc: dict[str, Any], mtail_json: bytes) -> dict[str, Any]:
     metrics = json.loads(mtail_json)
     theirs: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
@@ -173,10 +188,8 @@ def main() -> int:
         small_run = measure(_agent_command(configs[small, "native"], args.cpu), _env())
     doc = json.loads(runs["agent"][-1].stdout)
     lines = doc["lines"]
-    if runs["agent_polars"][-1].stdout != runs["agent"][-1].stdout:
-        raise AssertionError("the agent's statistics differ between its native and its polars parser")
     checks = {
-        "native parser": {"statistics": len(doc["statistics"]), "equal to the polars parser's": True},
+        "native parser": cross_check_parsers(doc, json.loads(runs["agent_polars"][-1].stdout)),
         "mawk": cross_check_mawk(doc, runs["mawk"][-1].stdout.decode()),
         "mtail": cross_check_mtail(doc, runs["mtail"][-1].stdout),
     }
