@@ -5,5 +5,5 @@
 source "$(dirname "$0")/lib.sh"
 seconds="${1:-600}"
 step "differential fuzz of the native parser, $seconds s"
-python -m tests.streamstats.fuzz_native -max_total_time="$seconds" -max_len=4096 -timeout=30 \
+python -m tests.streamstats.fuzz_native -max_total_time="$seconds" -max_len=4096 -timeout=30 -reduce_inputs=0 \
   tests/streamstats/fuzz_corpus
