@@ -30,7 +30,9 @@ def test_the_addresssanitizer_build_on_the_corpus_and_seeded_mutations(tmp_path)
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     (module,) = (tmp_path / "lib" / "streamstats").glob("_tsv.*.so")
-    runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True)
+    runtime = subprocess.run(
+        ["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True
+    )
     env = {
         **os.environ,
         "LD_PRELOAD": runtime.stdout.strip(),
