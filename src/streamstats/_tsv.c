@@ -5,10 +5,10 @@
  * Arrow struct array (C Data Interface: polars imports it without a Python object per field), the
  * per-line reject reasons and the first line of each reason. Strings are Arrow string views (polars' own
  * layout): a value of up to 12 bytes sits in its view, a longer one is copied into its column's buffer
- * (as polars' CSV reader does: a column kept for long keeps its own strings alive, not the chunk). Where it cannot be sure to agree with
- * the reference (a duration list of four or more numbers, whose float sum polars orders its own way;
- * a byte outside ASCII in a duration that is not a plain number) it returns None and the caller
- * parses the chunk with polars.
+ * (as polars' CSV reader does: a column kept for long keeps its own strings alive, not the chunk).
+ * Where it cannot be sure to agree with the reference (a duration list of four or more numbers, whose
+ * float sum polars orders its own way; a byte outside ASCII in a duration that is not a plain number)
+ * it returns None and the caller parses the chunk with polars.
  *
  * Every read is bounded by the line's end, which is bounded by the chunk's: no NUL terminator is
  * relied on. Field text is only ever read between a start and an end pointer of the same line.
@@ -614,20 +614,21 @@ static const char BOM[] = "\xEF\xBB\xBF";
 
 PyDoc_STRVAR(parse_doc,
              "parse(chunk, names, kinds, ts_low, ts_high, ts_name) -> None or (lines, reasons, firsts, arrow)\n\n"
-             "chunk: bytes of whole lines, each ending with a newline. kinds: one letter a field (S string,\n"
-             "I/i int required/optional, D/d duration required/optional, T timestamp in seconds). reasons: one\n"
-             "byte a line (0 good, 1 binary, 2 field_count, 3 invalid_timestamp, 4 invalid_number); firsts:\n"
-             "the (start, end) of the first line of each reason, or None; arrow: the Arrow PyCapsules of the\n"
-             "good lines' columns. None when the chunk needs the reference parser.");
+             "chunk: bytes (no other buffer: it must not change while parsed) of whole lines, each ending with a\n"
+             "newline. kinds: one letter a field (S string, I/i int required/optional, D/d duration\n"
+             "required/optional, T timestamp in seconds). reasons: one byte a line (0 good, 1 binary,\n"
+             "2 field_count, 3 invalid_timestamp, 4 invalid_number); firsts: the (start, end) of the first line\n"
+             "of each reason, or None; arrow: the Arrow PyCapsules of the good lines' columns. None when the\n"
+             "chunk needs the reference parser.");
 
 static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer chunk;
+    PyObject *chunk; /* bytes: immutable, so no other thread can change it while the GIL is released */
     PyObject *names;
     const char *kinds, *ts_name;
     Py_ssize_t n_kinds;
     long long ts_low, ts_high;
-    if (!PyArg_ParseTuple(args, "y*O!s#LLs", &chunk, &PyTuple_Type, &names, &kinds, &n_kinds, &ts_low, &ts_high,
+    if (!PyArg_ParseTuple(args, "O!O!s#LLs", &PyBytes_Type, &chunk, &PyTuple_Type, &names, &kinds, &n_kinds, &ts_low, &ts_high,
                           &ts_name))
         return NULL;
     PyObject *result = NULL, *reasons = NULL;
@@ -647,13 +648,14 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     p->kinds = kinds;
     p->ts_low = (double)ts_low;
     p->ts_high = (double)ts_high;
-    const char *buf = chunk.buf, *end = buf + chunk.len;
+    Py_ssize_t length = PyBytes_GET_SIZE(chunk);
+    const char *buf = PyBytes_AS_STRING(chunk), *end = buf + length;
     p->end = end;
-    if (chunk.len && end[-1] != '\n') {
+    if (length && end[-1] != '\n') {
         PyErr_SetString(PyExc_ValueError, "a chunk is whole lines: it ends with a newline");
         goto done;
     }
-    if (chunk.len >= INT32_MAX) { /* string views address their bytes with 32 bits */
+    if (length >= INT32_MAX) { /* string views address their bytes with 32 bits */
         result = Py_NewRef(Py_None);
         goto done;
     }
@@ -742,7 +744,6 @@ done:
     if (p)
         for (int i = 0; i < MAX_FIELDS; i++) column_free(&p->cols[i]);
     free(p);
-    PyBuffer_Release(&chunk);
     return result;
 }
 
