@@ -36,6 +36,8 @@ def test_the_native_path_is_chosen_for_tsv_and_polars_for_regex():
     assert path == NATIVE and isinstance(native, NativeChunkParser)
     regex, path = chunk_parser(formats["combined"], BOUNDS)
     assert path == POLARS and isinstance(regex, ChunkParser)
+    turned_off, path = chunk_parser(formats["cdn"], BOUNDS, "polars")  # the agent's `parser: polars`
+    assert path == POLARS and isinstance(turned_off, ChunkParser)
 
 
 def test_the_generators_logs_in_chunks_of_every_size(parser):
