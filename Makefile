@@ -1,7 +1,7 @@
 # Thin: every target calls a script in scripts/, and every script installs what it needs.
 # `make` alone prints the targets (their ## comments); `make test` is the full run (about 18 minutes).
 .DEFAULT_GOAL := help
-.PHONY: help test unit demo lint sanity collection pytest molecule lab-up lab-down deps venv image bench clean
+.PHONY: help test unit demo lint sanity collection pytest molecule lab-up lab-down deps venv image bench fuzz clean
 
 help:       ## list the targets (this)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ venv:       ## the repository's virtualenv
 
 bench:      ## benchmarks beside their baselines (mawk, mtail, a naive MySQL writer); bench/results/*.json
 	scripts/bench.sh
+
+fuzz:       ## the native parser fuzzed against the polars one, 10 minutes (corpus: tests/streamstats/fuzz_corpus)
+	scripts/deps.sh && scripts/venv.sh && scripts/fuzz.sh
 
 clean:      ## remove the lab, the virtualenv and the collection build (the base image cache stays)
 	scripts/lab-down.sh

@@ -7,6 +7,8 @@ packages=(
   podman runc iptables netavark aardvark-dns uidmap debootstrap
   # tools the controller's tests call
   openssh-client git make curl
+  # the agent's native parser (scripts/native.sh, the analytics wheel): a C compiler and the Python headers
+  gcc python3-dev
   # real peers for the integration tests
   mariadb-server mariadb-client goiardi ruby ruby-mixlib-authentication
   # the issue tracker the deployment notes go to (Redmine on SQLite, served by WEBrick: `lab redmine` starts the

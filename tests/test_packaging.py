@@ -78,4 +78,5 @@ def test_wheel_holds_streamstats_only_and_is_reproducible(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     names = zipfile.ZipFile(first).namelist()
     assert "streamstats/data/cdn.stats.yml" in names
+    assert any(name.startswith("streamstats/_tsv.") and name.endswith(".so") for name in names)
     assert {name.split("/")[0] for name in names} == {"streamstats", "streamstats-0.1.0.dist-info"}

@@ -32,7 +32,8 @@ from streamstats.counters import Counters
 from streamstats.httpserver import Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
-from streamstats.parse import TS, ChunkParser, ParsedChunk
+from streamstats.native import chunk_parser
+from streamstats.parse import TS, ParsedChunk
 from streamstats.positions import FilePos
 from streamstats.protocol import encode_batch, encode_batch_v2
 from streamstats.slots import next_slot, until_slot
@@ -72,6 +73,9 @@ class _Metrics:
         )
         self.resyncs = registry.counter(
             "streamstats_agent_resyncs_total", "Restarts from the aggregator's positions"
+        )
+        self.parser = registry.gauge(
+            "streamstats_agent_parser_info", "The parser in use: native or polars", ("path",)
         )
 
 
@@ -123,10 +127,13 @@ class Agent:
         assert config.agent is not None
         self.cfg: AgentConfig = config.agent
         self.stats = config.statistics
-        self.parser = ChunkParser(self.stats.format, (self.cfg.timestamp_min, self.cfg.timestamp_max))
+        bounds = (self.cfg.timestamp_min, self.cfg.timestamp_max)
+        self.parser, parser_path = chunk_parser(self.stats.format, bounds, self.cfg.parser)
         self.engine = Engine(self.stats)
         self.registry = Registry()
         self.metrics = _Metrics(self.registry)
+        self.metrics.parser.set(1, path=parser_path)
+        event(log, logging.INFO, "parser", path=parser_path, format=self.stats.format.name)
         self.run_id = uuid.uuid4().hex
         self.seq = 0
         self.client = AggregatorClient(

@@ -64,6 +64,7 @@ class AgentConfig:
     timestamp_min: int = 946_684_800  # 2000-01-01T00:00:00Z
     timestamp_max: int = 4_102_444_800  # 2100-01-01T00:00:00Z
     log_level: str = "info"
+    parser: str = "native"  # native where the format allows it (tsv), or polars everywhere
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ def _agent(raw: Any, base: Path, stats: StatisticSet) -> AgentConfig:
         timestamp_min=low,
         timestamp_max=high,
         log_level=s.choice("log_level", "info", ("debug", "info", "warning", "error")),
+        parser=s.choice("parser", AgentConfig.parser, ("native", "polars")),
     )
 
 

@@ -110,10 +110,12 @@ def chunked_like(series: pl.Series, template: pl.Series) -> pl.Series:
 
 
 def _duration_list(name: str) -> pl.Expr:
-    """nginx lists one time per upstream tried ("0.010, 0.020 : 0.005"); the request took their sum."""
+    """nginx lists one time per upstream tried ("0.010, 0.020 : 0.005"); the request took their sum,
+    in the bounds of one duration (else a single number past them would pass here and not there)."""
     text = pl.col(name)
     summed = text.str.extract_all(_NUMBER).list.eval(pl.element().cast(pl.Float64)).list.sum()
-    return pl.when(text.str.contains(_DURATION_LIST)).then((summed * 1000).round().cast(pl.Int64))
+    valid = text.str.contains(_DURATION_LIST) & (summed < 1e9)
+    return pl.when(valid).then((summed * 1000).round().cast(pl.Int64))
 
 
 class ChunkParser:
@@ -241,7 +243,8 @@ class ChunkParser:
                     return None
                 good = column.is_finite() & (column >= low) & (column < high)
                 doubts.append((~good).fill_null(True).sum())
-                converted.append(column.floor().cast(pl.Int64).alias(TS))
+                # Not strict: NaN, inf or 1e300 must not raise here (the doubt above rejects them).
+                converted.append(column.floor().cast(pl.Int64, strict=False).alias(TS))
             elif spec.type == "int" and current == pl.Int64:
                 doubts.append((~(column >= 0).fill_null(False)).sum())
             elif spec.type == "int":

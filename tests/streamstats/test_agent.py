@@ -138,6 +138,7 @@ def test_sigterm_drains_agent_and_aggregator(lab: Lab):
         "the agent to count",
     )
     assert db_totals(lab.mariadb, lab.database) == {}  # nothing sent or written yet: only SIGTERM will
+    assert agent.metrics()['streamstats_agent_parser_info{path="native"}'] == 1
     assert agent.stop() == 0
     assert aggregator.stop() == 0
     assert db_totals(lab.mariadb, lab.database) == file_totals([log])

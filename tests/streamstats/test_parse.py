@@ -120,3 +120,22 @@ def test_combined_format():
     assert frame["method"].to_list() == ["GET", "-", "GET"]
     assert frame["bytes_sent"].to_list() == [1234, 0, None]
     assert frame["user_agent"][2] == 'Mozilla \\"quoted\\"'
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "reason"),
+    [
+        (0, b"nan", "invalid_timestamp"),
+        (0, b"inf", "invalid_timestamp"),
+        (0, b"1e300", "invalid_timestamp"),
+        (12, b"2000000000", "invalid_number"),
+        (13, b"2000000000", "invalid_number"),
+        (13, b"999999999, 1", "invalid_number"),
+    ],
+)
+def test_non_finite_timestamps_and_durations_past_bounds_on_both_paths(index, value, reason):
+    """Found by the native parser's differential tests: a non-finite timestamp alone in a chunk raised
+    from the fast path; a duration past its bounds passed the slow path as a one-number list."""
+    line = _field(GOOD[4], index, value)
+    assert CDN.parse(line).rejected == {reason: 1}
+    assert CDN.parse(line + b"\x00\n").rejected == {reason: 1, "binary": 1}

@@ -31,6 +31,13 @@ def test_packages_and_venv(host):
         assert host.package("mariadb-server").is_installed
     else:
         assert host.package("nginx").is_installed
+        # The controller's binary wheel: its native parser loads here, and the agent parses with it.
+        assert host.run("/opt/streamstats/venv/bin/python -c 'import streamstats._tsv'").rc == 0
+        metrics = host.check_output(
+            "python3 -c %s",
+            "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9401/metrics').read().decode())",
+        )
+        assert 'streamstats_agent_parser_info{path="native"} 1.0' in metrics
 
 
 def test_service_users_and_units(host):

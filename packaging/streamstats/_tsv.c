@@ -1,0 +1,1 @@
+../../src/streamstats/_tsv.c

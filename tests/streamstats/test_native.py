@@ -1,0 +1,95 @@
+"""The native tsv parser (C) gives exactly what the polars parser gives: the same columns, reject
+reasons and samples, on the generator's logs, on the malformed lines of the other tests, on the edges
+of the number grammar, on the fuzzer's corpus and on seeded random mutations (tests/streamstats/
+differential.py has the check; `make fuzz` runs the long, coverage-guided fuzz)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from streamstats import generate
+from streamstats.formats import builtin_formats
+from streamstats.native import NATIVE, POLARS, NativeChunkParser, chunk_parser, supports
+from streamstats.parse import ChunkParser
+from tests.streamstats.differential import TOKENS, check, mutate
+from tests.streamstats.test_malformed import _garbage
+from tests.streamstats.test_parse import BAD, BOUNDS, GOOD, _field
+
+pytestmark = pytest.mark.skipif(not supports(builtin_formats()["cdn"]), reason="streamstats._tsv not built")
+
+CORPUS = Path(__file__).parent / "fuzz_corpus"
+NUMBERS = (0, 8, 9, 10, 11, 12, 13, 18)  # the cdn format's timestamp, int and duration fields
+SEEDED_RUNS = 400
+
+
+@pytest.fixture(scope="module")
+def parser() -> NativeChunkParser:
+    return NativeChunkParser(builtin_formats()["cdn"], BOUNDS)
+
+
+def test_the_native_path_is_chosen_for_tsv_and_polars_for_regex():
+    formats = builtin_formats()
+    native, path = chunk_parser(formats["cdn"], BOUNDS)
+    assert path == NATIVE and isinstance(native, NativeChunkParser)
+    regex, path = chunk_parser(formats["combined"], BOUNDS)
+    assert path == POLARS and isinstance(regex, ChunkParser)
+    turned_off, path = chunk_parser(formats["cdn"], BOUNDS, "polars")  # the agent's `parser: polars`
+    assert path == POLARS and isinstance(turned_off, ChunkParser)
+
+
+def test_the_generators_logs_in_chunks_of_every_size(parser):
+    data = generate.to_bytes(generate.frame(0, 20_000, seed=11))
+    lines = data.splitlines(keepends=True)
+    start = 0
+    for size in (1, 2, 7, 100, 1_000, 5_000, 13_892):
+        check(parser, b"".join(lines[start : start + size]))
+        start += size
+    assert parser.declined == 0
+
+
+def test_the_malformed_lines_of_the_parser_and_agent_tests(parser):
+    rng = random.Random(3)
+    garbage = _garbage(rng, GOOD)
+    bad = [line for lines in [*BAD.values(), *garbage.values()] for line in lines]
+    for line in bad:
+        check(parser, line)
+        check(parser, b"".join(GOOD[:5]) + line + b"".join(GOOD[5:10]))
+    check(parser, b"".join(line for pair in zip(GOOD, bad, strict=False) for line in pair))
+
+
+@pytest.mark.parametrize("token", TOKENS, ids=repr)
+def test_each_number_field_at_the_edges_of_the_grammar(parser, token):
+    check(parser, b"".join(_field(GOOD[i], field, token) for i, field in enumerate(NUMBERS)))
+
+
+def test_line_ends_and_byte_order_marks(parser):
+    crlf = [line.replace(b"\n", b"\r\n") for line in GOOD[:3]]
+    check(parser, b"".join(crlf))
+    check(parser, GOOD[0].replace(b"\n", b"\r\r\n") + b"\r\n" + GOOD[1])
+    check(parser, b"\xef\xbb\xbf" + b"".join(GOOD[:3]))
+    check(parser, b"\xef\xbb\xbf\n" + b"\xef\xbb\xbf" + b"".join(GOOD[:3]))
+    check(parser, b"garbage\n" + b"\xef\xbb\xbf" + GOOD[0] + b"\xef\xbb\xbf" + GOOD[1])
+
+
+def test_a_list_of_four_upstream_times_is_left_to_the_reference(parser):
+    declined = parser.declined
+    check(parser, _field(GOOD[0], 13, b"0.001, 0.002, 0.003 : 0.004"))
+    assert parser.declined == declined + 2
+
+
+def test_the_fuzzers_corpus(parser):
+    files = sorted(CORPUS.iterdir())
+    assert files, f"{CORPUS} is empty"
+    for path in files:
+        data = path.read_bytes()
+        check(parser, data if data.endswith(b"\n") else data + b"\n")
+
+
+def test_seeded_random_mutations(parser):
+    rng = random.Random(17)
+    lines = GOOD + [line for lines in BAD.values() for line in lines]
+    for _ in range(SEEDED_RUNS):
+        check(parser, mutate(rng, lines))
