@@ -316,25 +316,43 @@ def complete_up_to(conn: pymysql.connections.Connection, cat: Catalog, margin: f
 Intervals = dict[int, tuple[int, int]]  # 5-minute interval index from the month's start -> (requests, bytes)
 
 
+# A customer's month packed in one value; a value cut at this length fails the page, loudly (the
+# 1-minute table of a month is 44,640 rows of up to 3 x 20 digits).
+_PACKED_MAX_LEN = 16 << 20
+
+
+def _intervals(count: int, packed: str | None) -> Intervals:
+    """The 5-minute sums of `count` rows packed as "interval,requests,bytes,..." (rows of a finer table
+    or of other keys add up in their interval)."""
+    numbers = [int(v) for v in packed.split(",")] if packed else []
+    if len(numbers) != 3 * count:
+        raise RuntimeError(f"a month's 5-minute sums came cut short: {len(numbers)} numbers, {count} rows")
+    out: Intervals = {}
+    for index, requests, bytes_sent in zip(numbers[0::3], numbers[1::3], numbers[2::3], strict=True):
+        before = out.get(index)
+        out[index] = (before[0] + requests, before[1] + bytes_sent) if before else (requests, bytes_sent)
+    return out
+
+
 def _five_minute_sums(
     conn: pymysql.connections.Connection, cat: Catalog, month: Month, customer: str | None
 ) -> dict[str, Intervals]:
     """customer -> its month's 5-minute sums, for one customer or all of them: the only scan a bill
-    needs (days and totals are sums of the intervals)."""
+    needs (days and totals are sums of the intervals). A customer's rows come packed in one value
+    (GROUP_CONCAT) and are summed here: pymysql decodes a row in Python, and a row per interval (8,928
+    a month) was 85% of the Usage page's CPU; a GROUP BY of the intervals in SQL, a temporary table,
+    took MariaDB 3 times as long as reading the 5-minute rollup as it is."""
     where, span = _range_sql(month.start, month.end)
     who, params = ("customer = %s AND ", (customer,)) if customer else ("", ())
     with conn.cursor() as cur:
+        cur.execute("SET SESSION group_concat_max_len = %s", (_PACKED_MAX_LEN,))
         cur.execute(
-            # CAST: pymysql would make a Decimal of each SUM, most of this page's time (9,000 rows).
-            f"SELECT customer, (UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES} AS i, "
-            "CAST(SUM(requests) AS SIGNED), CAST(SUM(bytes_sent) AS SIGNED) "
-            f"FROM {quote(cat[BILLING].source(FIVE_MINUTES))} WHERE {who}{where} GROUP BY customer, i",
+            "SELECT customer, COUNT(*), GROUP_CONCAT(CONCAT_WS(',', "
+            f"(UNIX_TIMESTAMP(bucket) - %s) DIV {FIVE_MINUTES}, requests, bytes_sent)) "
+            f"FROM {quote(cat[BILLING].source(FIVE_MINUTES))} WHERE {who}{where} GROUP BY customer",
             (month.start, *params, *span),
         )
-        out: dict[str, Intervals] = {}
-        for name, index, requests, total in cur.fetchall():
-            out.setdefault(str(name), {})[int(index)] = (int(requests), int(total))
-    return out
+        return {str(name): _intervals(count, packed) for name, count, packed in cur.fetchall()}
 
 
 def _p95(intervals: Intervals, count: int) -> float:
