@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <math.h>
 #if defined(__SSE2__)
@@ -185,8 +186,8 @@ struct Dictionary {
     int shift;                   /* 64 - log2(slots): a hash's high bits pick its slot */
     char *data;                  /* the values longer than 12 bytes */
     size_t data_len, data_cap, bytes;
-    size_t max_values, max_bytes;
-    int32_t max_chars;
+    Py_ssize_t max_values, max_bytes; /* >= 0 */
+    int max_chars;
     int busy; /* a parse fills it, with the GIL released: nothing else may touch it meanwhile */
 };
 
@@ -279,7 +280,7 @@ static int grow(Dictionary *d) {
  * where it collides too often. */
 __attribute__((noinline, cold)) static int64_t add(Dictionary *d, const char *s, int32_t n, Key *k,
                                                    uint64_t hash) {
-    if (d->size >= d->max_values || (size_t)n > d->max_bytes - d->bytes) return DICTIONARY_FULL;
+    if (d->size >= (size_t)d->max_values || (size_t)n > (size_t)d->max_bytes - d->bytes) return DICTIONARY_FULL;
     if ((d->size + 1) * 2 > d->mask + 1) {
         int rc = grow(d);
         if (rc < 0) return rc;
@@ -412,8 +413,8 @@ static PyObject *dictionary_new(PyTypeObject *type, PyObject *args, PyObject *kw
         return PyErr_NoMemory();
     }
     d->max_chars = max_chars;
-    d->max_values = (size_t)max_values;
-    d->max_bytes = (size_t)max_bytes;
+    d->max_values = max_values;
+    d->max_bytes = max_bytes;
     return (PyObject *)d;
 }
 
@@ -481,6 +482,13 @@ static PyObject *dictionary_values(Dictionary *d, PyObject *args) {
     return out;
 }
 
+static PyMemberDef dictionary_members[] = {
+    {"max_chars", T_INT, offsetof(Dictionary, max_chars), READONLY, "values are cut to this many characters"},
+    {"max_values", T_PYSSIZET, offsetof(Dictionary, max_values), READONLY, "the most values it takes"},
+    {"max_bytes", T_PYSSIZET, offsetof(Dictionary, max_bytes), READONLY, "the most bytes of values it takes"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyMethodDef dictionary_methods[] = {
     {"encode", (PyCFunction)dictionary_encode, METH_O, encode_doc},
     {"values", (PyCFunction)dictionary_values, METH_VARARGS, values_doc},
@@ -504,6 +512,7 @@ static PyTypeObject DictionaryType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = dictionary_doc,
     .tp_methods = dictionary_methods,
+    .tp_members = dictionary_members,
     .tp_new = dictionary_new,
 };
 
