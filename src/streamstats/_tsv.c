@@ -114,6 +114,21 @@ static int short_words(const char *s, int32_t n, ptrdiff_t room, uint64_t *first
     return 1;
 }
 
+/* Append [s, s + n) to a buffer that doubles as it fills (from `first` bytes); -1 out of memory. */
+static int append_bytes(char **data, size_t *len, size_t *cap, size_t first, const char *s, size_t n) {
+    if (n > *cap - *len) {
+        size_t grown = *cap ? *cap : first;
+        while (n > grown - *len) grown *= 2;
+        char *more = realloc(*data, grown);
+        if (!more) return -1;
+        *data = more;
+        *cap = grown;
+    }
+    memcpy(*data + *len, s, n);
+    *len += n;
+    return 0;
+}
+
 /* The view of [s, s + n) (n < 2^31: the chunk is shorter), its bytes in the view or in the column's
  * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). The bytes
  * of a view past the value are zeros. */
@@ -131,17 +146,8 @@ static int string_view(Column *c, int64_t row, const char *s, int32_t n, ptrdiff
         memcpy(view + 4, s, (size_t)n);
         return 0;
     }
-    if ((size_t)n > c->data_cap - c->data_len) {
-        size_t cap = c->data_cap ? c->data_cap : 65536;
-        while ((size_t)n > cap - c->data_len) cap *= 2;
-        char *grown = realloc(c->data, cap);
-        if (!grown) return -1;
-        c->data = grown;
-        c->data_cap = cap;
-    }
-    int32_t offset = (int32_t)c->data_len; /* in data buffer 0 */
-    memcpy(c->data + c->data_len, s, (size_t)n);
-    c->data_len += (size_t)n;
+    if (append_bytes(&c->data, &c->data_len, &c->data_cap, 65536, s, (size_t)n) < 0) return -1;
+    int32_t offset = (int32_t)(c->data_len - (size_t)n); /* in data buffer 0 */
     memcpy(view + 4, s, 4);
     memcpy(view + 12, &offset, 4);
     return 0;
@@ -295,17 +301,8 @@ __attribute__((noinline, cold)) static int64_t add(Dictionary *d, const char *s,
         d->keys_cap = cap;
     }
     if (n > VIEW_INLINE) {
-        if ((size_t)n > d->data_cap - d->data_len) {
-            size_t cap = d->data_cap ? d->data_cap : 4096;
-            while ((size_t)n > cap - d->data_len) cap *= 2;
-            char *data = realloc(d->data, cap);
-            if (!data) return -1;
-            d->data = data;
-            d->data_cap = cap;
-        }
         k->tail = d->data_len;
-        memcpy(d->data + d->data_len, s, (size_t)n);
-        d->data_len += (size_t)n;
+        if (append_bytes(&d->data, &d->data_len, &d->data_cap, 4096, s, (size_t)n) < 0) return -1;
     }
     d->keys[d->size] = *k;
     d->bytes += (size_t)n;
