@@ -9,15 +9,19 @@ the same rows: `take` merges what the two hold for a statistic.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from streamstats.aggregate import Accumulator, Engine, Grouping, grouping, owned
 from streamstats.dense import ChunkColumns, Codes, DenseGroup, DictionaryCodes, Unsupported, new_codes
-from streamstats.native import Dictionary, NativeChunkParser
+from streamstats.native import NativeChunkParser
 from streamstats.parse import ChunkParser, ParsedChunk
 from streamstats.statistics import Statistic
+
+if TYPE_CHECKING:  # the extension built (no Dictionary is made otherwise)
+    from streamstats.native import Dictionary
 
 
 class Counters:

@@ -12,11 +12,16 @@ the field's length, and a column's codes are missing exactly when its values do 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from streamstats.native import Dictionary, NativeChunkParser
+from streamstats import native as native_path
+from streamstats.native import NativeChunkParser
 from streamstats.parse import ParsedChunk
+
+if TYPE_CHECKING:  # built: the native tests and the fuzz target run only then
+    from streamstats.native import Dictionary
 
 # The caps of the small dictionaries: a chunk of a few lines fills some of them.
 SMALL_VALUES, SMALL_BYTES = 3, 40
@@ -48,7 +53,8 @@ def same(native: ParsedChunk, reference: ParsedChunk) -> bool:
 
 def dictionaries(parser: NativeChunkParser, **caps: int) -> dict[str, Dictionary]:
     """A dictionary for each string field of the parser's format, cut to the field's length."""
-    return {f.name: Dictionary(f.max_length, **caps) for f in parser.format.fields if f.type == "string"}
+    fields = parser.format.fields
+    return {f.name: native_path.Dictionary(f.max_length, **caps) for f in fields if f.type == "string"}
 
 
 def _fits(values: pl.Series) -> bool:

@@ -1,7 +1,8 @@
 """The native tsv parser (C) gives exactly what the polars parser gives: the same columns, reject
 reasons and samples, on the generator's logs, on the malformed lines of the other tests, on the edges
-of the number grammar, on the fuzzer's corpus and on seeded random mutations (tests/streamstats/
-differential.py has the check; `make fuzz` runs the long, coverage-guided fuzz)."""
+of the number grammar, on the fuzzer's corpus and on seeded random mutations, and codes of its string
+columns that spell the same values (tests/streamstats/differential.py has the check; `make fuzz` runs
+the long, coverage-guided fuzz); and its per-batch dictionaries of string keys."""
 
 from __future__ import annotations
 
@@ -10,17 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streamstats import generate
+from streamstats import generate, native
 from streamstats.formats import builtin_formats
-from streamstats.native import (
-    NATIVE,
-    POLARS,
-    Dictionary,
-    DictionaryFull,
-    NativeChunkParser,
-    chunk_parser,
-    supports,
-)
+from streamstats.native import NATIVE, POLARS, NativeChunkParser, chunk_parser, supports
 from streamstats.parse import ChunkParser
 from tests.streamstats.differential import TOKENS, check, dictionaries, mutate
 from tests.streamstats.test_malformed import _garbage
@@ -107,34 +100,34 @@ def test_seeded_random_mutations(parser):
 
 
 def test_a_dictionary_numbers_values_in_order_of_first_appearance_and_keeps_them():
-    d = Dictionary(6)  # values cut to 6 characters, as the agent cuts a key
+    d = native.Dictionary(6)  # values cut to 6 characters, as the agent cuts a key
     values = ["GET", "", "POST", "GET", "a" * 12, "a" * 13, "é" * 9, "日本語のテキスト", "POST"]
     assert d.encode(values) == [0, 1, 2, 0, 3, 3, 4, 5, 2]
     assert d.encode(["POST", "new", "GET"]) == [2, 6, 0]  # the same codes from call to call
     assert d.values() == ["GET", "", "POST", "a" * 6, "é" * 6, "日本語のテキ", "new"]
     assert d.values(5) == ["日本語のテキ", "new"]
-    long = Dictionary(100)  # values of more than 12 bytes are kept outside the key
+    long = native.Dictionary(100)  # values of more than 12 bytes are kept outside the key
     values = ["a" * 12, "a" * 13, "x" * 20 + "1" + "x" * 20, "x" * 20 + "2" + "x" * 20, "a" * 13, "b" * 99]
     assert long.encode(values) == [0, 1, 2, 3, 1, 4]
     assert long.values() == [values[i] for i in (0, 1, 2, 3, 5)]
     many = [f"value-{i % 7_000}" * (1 + i % 9) for i in range(40_000)]  # the table grows many times
     first: dict[str, int] = {}
     codes = [first.setdefault(v[:64], len(first)) for v in many]
-    grown = Dictionary(64)
+    grown = native.Dictionary(64)
     assert grown.encode(many) == codes
     assert grown.values() == list(first)
 
 
 def test_a_dictionary_holds_no_more_than_its_caps():
-    d = Dictionary(100, max_values=3, max_bytes=30)
+    d = native.Dictionary(100, max_values=3, max_bytes=30)
     assert d.encode(["one", "two", "one"]) == [0, 1, 0]
-    with pytest.raises(DictionaryFull):
+    with pytest.raises(native.DictionaryFull):
         d.encode(["three", "four"])  # "three" fits, "four" would be a fourth value
     assert d.values() == ["one", "two", "three"]
     assert d.encode(["two", "three"]) == [1, 2]  # values it holds still have their codes
-    by_bytes = Dictionary(100, max_bytes=30)
+    by_bytes = native.Dictionary(100, max_bytes=30)
     by_bytes.encode(["x" * 20, "y" * 10])
-    with pytest.raises(DictionaryFull):
+    with pytest.raises(native.DictionaryFull):
         by_bytes.encode(["z"])
     assert (len(by_bytes), by_bytes.max_values, by_bytes.max_chars) == (2, 1 << 20, 100)
 
@@ -149,11 +142,11 @@ def test_a_parse_numbers_into_the_dictionaries_it_is_given(parser):
     assert [customers.values()[c] for c in codes] == parsed.frame["customer"].to_list()
     again = parser.parse(chunk, {"customer": customers}).codes["customer"]
     assert again is not None and again.tolist() == codes.tolist() and len(customers) == codes.max() + 1
-    full = Dictionary(64, max_values=2)
+    full = native.Dictionary(64, max_values=2)
     assert parser.parse(chunk, {"customer": full}).codes == {"customer": None}  # the polars path counts it
     assert len(full) == 2
     with pytest.raises(TypeError):
-        parser.parse(chunk, {"status": Dictionary(3)})  # not a string field
+        parser.parse(chunk, {"status": native.Dictionary(3)})  # not a string field
     with pytest.raises(RuntimeError):
         parser.parse(chunk, {"customer": customers, "vhost": customers})  # one field each
     assert parser.parse(chunk, {"customer": customers}).codes["customer"] is not None  # not left busy
