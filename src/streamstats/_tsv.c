@@ -167,8 +167,11 @@ static int string_view(Column *c, int64_t row, const char *s, int32_t n, ptrdiff
  * or `max_bytes`, or need more than MAX_PROBES probes (collisions), is not added and the dictionary says
  * it is full: the column's codes of that chunk are not returned, and the agent counts the chunk with
  * polars (as without codes). */
-#define DICTIONARY_VALUES (1 << 20) /* default caps: 1,048,576 values, 16 MiB of their bytes */
-#define DICTIONARY_BYTES (1 << 24)
+/* Default caps: 262,144 values and 8 MiB of their bytes, so at most 28 MiB a dictionary (16 MiB of slots,
+ * 4 MiB of keys by code, the bytes). A batch ends long before with real logs (at max_batch_rows counter
+ * rows, each distinct value of a key making one at least). */
+#define DICTIONARY_VALUES (1 << 18)
+#define DICTIONARY_BYTES (1 << 23)
 #define MAX_PROBES 64
 #define DICTIONARY_FULL (-2)
 
@@ -495,7 +498,7 @@ static PyMethodDef dictionary_methods[] = {
 static PySequenceMethods dictionary_sequence = {.sq_length = (lenfunc)dictionary_len};
 
 PyDoc_STRVAR(dictionary_doc,
-             "Dictionary(max_chars, max_values=1048576, max_bytes=16777216)\n\n"
+             "Dictionary(max_chars, max_values=262144, max_bytes=8388608)\n\n"
              "String values (cut to max_chars characters) numbered 0, 1, 2... in order of first appearance,\n"
              "filled by parse() and encode(). It holds at most max_values values of max_bytes bytes in all:\n"
              "past that, or where a value collides too often, it is full (see parse and encode).");

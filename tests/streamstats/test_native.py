@@ -129,7 +129,8 @@ def test_a_dictionary_holds_no_more_than_its_caps():
     by_bytes.encode(["x" * 20, "y" * 10])
     with pytest.raises(native.DictionaryFull):
         by_bytes.encode(["z"])
-    assert (len(by_bytes), by_bytes.max_values, by_bytes.max_chars) == (2, 1 << 20, 100)
+    assert (len(by_bytes), by_bytes.max_values, by_bytes.max_chars) == (2, 1 << 18, 100)
+    assert native.Dictionary(8).max_bytes == 1 << 23
 
 
 def test_a_parse_numbers_into_the_dictionaries_it_is_given(parser):
