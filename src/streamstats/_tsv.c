@@ -10,11 +10,17 @@
  * float sum polars orders its own way; a byte outside ASCII in a duration that is not a plain number)
  * it returns None and the caller parses the chunk with polars.
  *
+ * It also numbers the string key columns the agent counts: a `Dictionary` per column and batch (values,
+ * cut to the key's length, to integer codes in order of first appearance) is filled from the column's
+ * views once the lines are parsed, and the codes of the good lines come back as an array that numpy
+ * reads as it is.
+ *
  * Every read is bounded by the line's end, which is bounded by the chunk's: no NUL terminator is
  * relied on. Field text is only ever read between a start and an end pointer of the same line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <math.h>
 #if defined(__SSE2__)
@@ -66,6 +72,8 @@ struct ArrowArray {
 /* ---- output columns ---- */
 #define VIEW_INLINE 12 /* an Arrow string view holds up to 12 bytes itself */
 
+typedef struct Dictionary Dictionary;
+
 typedef struct {
     int kind;
     int64_t *values;   /* numbers: one per good line */
@@ -75,6 +83,9 @@ typedef struct {
     char *data;        /* strings: the values longer than a view holds */
     size_t data_len, data_cap;
     int64_t *data_size; /* the view array's last buffer: the size of its data buffer */
+    Dictionary *dictionary; /* strings to number, or NULL */
+    Py_ssize_t *codes;      /* their codes, one per good line (a bytes object's buffer) */
+    int unnumbered;         /* the dictionary filled up during this chunk: no codes */
 } Column;
 
 static void column_free(Column *c) {
@@ -89,20 +100,42 @@ static void column_free(Column *c) {
 /* The low n bytes of a word (n < 8). */
 static uint64_t low_bytes(uint64_t word, int32_t n) { return word & ((UINT64_C(1) << (8 * n)) - 1); }
 
+/* The first two words of the view of a value of n <= 12 bytes at s, read as 12 bytes and masked where
+ * the chunk has 12 bytes from s (`room`): no call to memcpy of a variable length. The bytes past the
+ * value are zeros. 0 when the chunk is too short there (the caller copies). */
+static int short_words(const char *s, int32_t n, ptrdiff_t room, uint64_t *first, uint64_t *tail) {
+    if (room < VIEW_INLINE) return 0;
+    uint32_t head;
+    memcpy(&head, s, 4);
+    memcpy(tail, s + 4, 8);
+    head = n >= 4 ? head : (uint32_t)low_bytes(head, n);
+    *tail = n >= 12 ? *tail : n <= 4 ? 0 : low_bytes(*tail, n - 4);
+    *first = (uint64_t)(uint32_t)n | (uint64_t)head << 32;
+    return 1;
+}
+
+/* Append [s, s + n) to a buffer that doubles as it fills (from `first` bytes); -1 out of memory. */
+static int append_bytes(char **data, size_t *len, size_t *cap, size_t first, const char *s, size_t n) {
+    if (n > *cap - *len) {
+        size_t grown = *cap ? *cap : first;
+        while (n > grown - *len) grown *= 2;
+        char *more = realloc(*data, grown);
+        if (!more) return -1;
+        *data = more;
+        *cap = grown;
+    }
+    memcpy(*data + *len, s, n);
+    *len += n;
+    return 0;
+}
+
 /* The view of [s, s + n) (n < 2^31: the chunk is shorter), its bytes in the view or in the column's
- * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). A short
- * value is read as 12 bytes and masked where the chunk has 12 bytes from s (`room`): no call to memcpy
- * of a variable length. The bytes of a view past the value are zeros. */
+ * buffer (which stays under 2 GiB for the same reason: it holds parts of the chunk's lines). The bytes
+ * of a view past the value are zeros. */
 static int string_view(Column *c, int64_t row, const char *s, int32_t n, ptrdiff_t room) {
     uint8_t *view = c->views + 16 * row;
-    if (n <= VIEW_INLINE && room >= VIEW_INLINE) {
-        uint32_t head;
-        uint64_t tail;
-        memcpy(&head, s, 4);
-        memcpy(&tail, s + 4, 8);
-        head = n >= 4 ? head : (uint32_t)low_bytes(head, n);
-        tail = n >= 12 ? tail : n <= 4 ? 0 : low_bytes(tail, n - 4);
-        uint64_t first = (uint64_t)(uint32_t)n | (uint64_t)head << 32;
+    uint64_t first, tail;
+    if (n <= VIEW_INLINE && short_words(s, n, room, &first, &tail)) {
         memcpy(view, &first, 8);
         memcpy(view + 8, &tail, 8);
         return 0;
@@ -113,21 +146,375 @@ static int string_view(Column *c, int64_t row, const char *s, int32_t n, ptrdiff
         memcpy(view + 4, s, (size_t)n);
         return 0;
     }
-    if ((size_t)n > c->data_cap - c->data_len) {
-        size_t cap = c->data_cap ? c->data_cap : 65536;
-        while ((size_t)n > cap - c->data_len) cap *= 2;
-        char *grown = realloc(c->data, cap);
-        if (!grown) return -1;
-        c->data = grown;
-        c->data_cap = cap;
-    }
-    int32_t offset = (int32_t)c->data_len; /* in data buffer 0 */
-    memcpy(c->data + c->data_len, s, (size_t)n);
-    c->data_len += (size_t)n;
+    if (append_bytes(&c->data, &c->data_len, &c->data_cap, 65536, s, (size_t)n) < 0) return -1;
+    int32_t offset = (int32_t)(c->data_len - (size_t)n); /* in data buffer 0 */
     memcpy(view + 4, s, 4);
     memcpy(view + 12, &offset, 4);
     return 0;
 }
+
+/* ---- the per-batch dictionaries of string keys ----
+ *
+ * An open-addressing hash table from values (cut to `max_chars` characters, as the agent cuts keys) to
+ * codes 0, 1, 2... in order of first appearance; it owns copies of its values. A value is its 16-byte
+ * key: the length and first 4 bytes, then the next 8 bytes (values of up to 12 bytes, compared as two
+ * words) or the offset of the value in `data` (longer ones, compared by hash, then word by word). Each
+ * slot of the table holds a key, its hash and its code + 1 (0: empty) in 32 bytes, so that a lookup
+ * reads one cache line; the table is at most half full, probed triangularly (every slot of a power of
+ * two is reached), with a hash seeded per process. The keys are also kept by code, for `values`.
+ *
+ * A hostile log must not make it grow without bound, nor slow: a value that would pass `max_values`
+ * or `max_bytes`, or need more than MAX_PROBES probes (collisions), is not added and the dictionary says
+ * it is full: the column's codes of that chunk are not returned, and the agent counts the chunk with
+ * polars (as without codes). */
+/* Default caps: 262,144 values and 8 MiB of their bytes, so at most 28 MiB a dictionary (16 MiB of slots,
+ * 4 MiB of keys by code, the bytes). A batch ends long before with real logs (at max_batch_rows counter
+ * rows, each distinct value of a key making one at least). */
+#define DICTIONARY_VALUES (1 << 18)
+#define DICTIONARY_BYTES (1 << 23)
+#define MAX_PROBES 64
+#define DICTIONARY_FULL (-2)
+
+typedef struct {
+    uint64_t head; /* length | first 4 bytes << 32 */
+    uint64_t tail; /* bytes 4 to 11 (zeros past the value), or the offset of a longer value in data */
+} Key;
+
+typedef struct {
+    Key key;
+    uint64_t hash;
+    uint32_t code; /* + 1; 0: an empty slot */
+    uint32_t unused;
+} Slot;
+
+struct Dictionary {
+    PyObject_HEAD
+    Slot *slots;
+    Key *keys; /* by code */
+    size_t size, keys_cap, mask; /* mask: slots - 1 */
+    int shift;                   /* 64 - log2(slots): a hash's high bits pick its slot */
+    char *data;                  /* the values longer than 12 bytes */
+    size_t data_len, data_cap, bytes;
+    Py_ssize_t max_values, max_bytes; /* >= 0 */
+    int max_chars;
+    int busy; /* a parse fills it, with the GIL released: nothing else may touch it meanwhile */
+};
+
+static PyObject *DictionaryFull;
+static uint64_t hash_seed;
+
+#define K1 UINT64_C(0x9E3779B97F4A7C15)
+#define K2 UINT64_C(0xC2B2AE3D27D4EB4F)
+
+/* wyhash's mix: the two halves of a 128-bit product, xored (every bit of either word reaches the
+ * result's high bits, which pick the slot). */
+static uint64_t mix(uint64_t a, uint64_t b) {
+    __uint128_t product = (__uint128_t)a * b;
+    return (uint64_t)product ^ (uint64_t)(product >> 64);
+}
+
+static uint64_t hash_short(uint64_t head, uint64_t tail) { return mix(head ^ hash_seed, tail ^ K1 ^ hash_seed); }
+
+static uint64_t word_at(const char *s) {
+    uint64_t word;
+    memcpy(&word, s, 8);
+    return word;
+}
+
+/* A value of more than 12 bytes, eight at a time, then its last eight (which may overlap what was
+ * hashed: every read stays within the value). */
+static uint64_t hash_long(const char *s, int32_t n) {
+    uint64_t h = hash_seed ^ (uint64_t)n;
+    for (int32_t i = 0; n - i > 8; i += 8) h = mix(h ^ word_at(s + i), K1);
+    return mix(h ^ word_at(s + n - 8), K2);
+}
+
+/* Whether the n > 8 bytes at a and b are the same, eight at a time. */
+static int same_long(const char *a, const char *b, int32_t n) {
+    for (int32_t i = 0; n - i > 8; i += 8)
+        if (word_at(a + i) != word_at(b + i)) return 0;
+    return word_at(a + n - 8) == word_at(b + n - 8);
+}
+
+/* The bytes of the first max_chars characters of a valid UTF-8 value (a good line's field). */
+static int32_t cut_chars(const char *s, int32_t n, int32_t max_chars) {
+    if (n <= max_chars) return n;
+    int32_t chars = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && chars++ == max_chars) return i;
+    return n;
+}
+
+/* A value's bytes: in data, or in `local` (16 bytes) from its key. */
+static const char *key_bytes(const Dictionary *d, const Key *k, int32_t n, char *local) {
+    if (n > VIEW_INLINE) return d->data + k->tail;
+    memcpy(local, &k->head, 8);
+    memcpy(local + 8, &k->tail, 8);
+    return local + 4; /* past the length */
+}
+
+/* The empty slot for `hash` in a table of mask + 1 slots; SIZE_MAX when it takes too many probes. */
+static size_t empty_slot(const Slot *slots, size_t mask, int shift, uint64_t hash) {
+    size_t at = (size_t)(hash >> shift);
+    for (size_t probe = 1; probe <= MAX_PROBES; probe++) {
+        if (!slots[at].code) return at;
+        at = (at + probe) & mask;
+    }
+    return SIZE_MAX;
+}
+
+/* Twice the slots; DICTIONARY_FULL (the old table kept) when a value needs too many probes there. */
+static int grow(Dictionary *d) {
+    size_t mask = d->mask * 2 + 1;
+    int shift = d->shift - 1;
+    Slot *slots = calloc(mask + 1, sizeof *slots);
+    if (!slots) return -1;
+    for (size_t i = 0; i <= d->mask; i++) {
+        if (!d->slots[i].code) continue;
+        size_t at = empty_slot(slots, mask, shift, d->slots[i].hash);
+        if (at == SIZE_MAX) {
+            free(slots);
+            return DICTIONARY_FULL;
+        }
+        slots[at] = d->slots[i];
+    }
+    free(d->slots);
+    d->slots = slots;
+    d->mask = mask;
+    d->shift = shift;
+    return 0;
+}
+
+/* Add [s, s + n) with key k and hash as code d->size; -1 out of memory, DICTIONARY_FULL past a cap or
+ * where it collides too often. */
+__attribute__((noinline, cold)) static int64_t add(Dictionary *d, const char *s, int32_t n, Key *k,
+                                                   uint64_t hash) {
+    if (d->size >= (size_t)d->max_values || (size_t)n > (size_t)d->max_bytes - d->bytes) return DICTIONARY_FULL;
+    if ((d->size + 1) * 2 > d->mask + 1) {
+        int rc = grow(d);
+        if (rc < 0) return rc;
+    }
+    size_t at = empty_slot(d->slots, d->mask, d->shift, hash);
+    if (at == SIZE_MAX) return DICTIONARY_FULL;
+    if (d->size == d->keys_cap) {
+        size_t cap = d->keys_cap ? d->keys_cap * 2 : 64;
+        Key *keys = realloc(d->keys, cap * sizeof *keys);
+        if (!keys) return -1;
+        d->keys = keys;
+        d->keys_cap = cap;
+    }
+    if (n > VIEW_INLINE) {
+        k->tail = d->data_len;
+        if (append_bytes(&d->data, &d->data_len, &d->data_cap, 4096, s, (size_t)n) < 0) return -1;
+    }
+    d->keys[d->size] = *k;
+    d->bytes += (size_t)n;
+    d->slots[at] = (Slot){*k, hash, (uint32_t)d->size + 1, 0};
+    return (int64_t)d->size++;
+}
+
+/* A value to look up: its length once cut, its key and hash. */
+typedef struct {
+    int32_t n;
+    Key key;
+    uint64_t hash;
+} Probe;
+
+/* The probe of the value [s, s + n) whose Arrow view is `view`, cut to the dictionary's length: the key
+ * of a value is its view's first 8 bytes, then the next 8 for a value of up to 12 bytes. */
+__attribute__((always_inline)) static inline void probe_of(const Dictionary *d, const char *s, int32_t n,
+                                                           const uint8_t *view, Probe *p) {
+    memcpy(&p->key.head, view, 8);
+    memcpy(&p->key.tail, view + 8, 8);
+    if (n > d->max_chars) {
+        n = cut_chars(s, n, d->max_chars);
+        char local[16] = {0};
+        memcpy(local, &n, 4);
+        memcpy(local + 4, s, (size_t)(n <= VIEW_INLINE ? n : 4));
+        memcpy(&p->key.head, local, 8);
+        memcpy(&p->key.tail, local + 8, 8);
+    }
+    p->n = n;
+    if (n > VIEW_INLINE) {
+        p->key.tail = 0;
+        p->hash = hash_long(s, n);
+    } else {
+        p->hash = hash_short(p->key.head, p->key.tail);
+    }
+}
+
+/* The code of the value at s with probe p, added when new; -1 out of memory, DICTIONARY_FULL when it
+ * cannot be added. */
+__attribute__((always_inline)) static inline int64_t code_of(Dictionary *d, const char *s, Probe *p) {
+    size_t at = (size_t)(p->hash >> d->shift);
+    for (size_t probe = 1; probe <= MAX_PROBES; probe++) {
+        const Slot *slot = &d->slots[at];
+        if (!slot->code) break;
+        if (slot->key.head == p->key.head &&
+            (p->n > VIEW_INLINE ? slot->hash == p->hash && same_long(d->data + slot->key.tail, s, p->n)
+                                : slot->key.tail == p->key.tail))
+            return slot->code - 1;
+        at = (at + probe) & d->mask;
+    }
+    return add(d, s, p->n, &p->key, p->hash);
+}
+
+/* The code of [s, s + n) (its view is made here). */
+static int64_t dictionary_code(Dictionary *d, const char *s, int32_t n) {
+    uint8_t view[16] = {0};
+    memcpy(view, &n, 4);
+    memcpy(view + 4, s, (size_t)(n <= VIEW_INLINE ? n : 4));
+    Probe p;
+    probe_of(d, s, n, view, &p);
+    return code_of(d, s, &p);
+}
+
+/* Column c's codes, from its views: a column at a time, its dictionary's table stays in the cache (line
+ * by line, the 13 tables of the agent's keys cost three times as much). -1 out of memory; a dictionary
+ * that becomes full leaves the column unnumbered. */
+static int number_column(Column *c, int64_t rows) {
+    for (int64_t row = 0; row < rows; row++) {
+        const uint8_t *view = c->views + 16 * row;
+        int32_t n, offset;
+        memcpy(&n, view, 4);
+        memcpy(&offset, view + 12, 4);
+        const char *s = n <= VIEW_INLINE ? (const char *)view + 4 : c->data + offset;
+        Probe p;
+        probe_of(c->dictionary, s, n, view, &p);
+        int64_t code = code_of(c->dictionary, s, &p);
+        if (code == -1) return -1;
+        if (code == DICTIONARY_FULL) {
+            c->unnumbered = 1;
+            return 0;
+        }
+        c->codes[row] = (Py_ssize_t)code;
+    }
+    return 0;
+}
+
+static PyObject *dictionary_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"max_chars", "max_values", "max_bytes", NULL};
+    int max_chars;
+    Py_ssize_t max_values = DICTIONARY_VALUES, max_bytes = DICTIONARY_BYTES;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i|nn:Dictionary", keywords, &max_chars, &max_values,
+                                     &max_bytes))
+        return NULL;
+    if (max_chars < 1 || max_values < 0 || max_values > INT32_MAX || max_bytes < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_chars >= 1, 0 <= max_values < 2^31, max_bytes >= 0");
+        return NULL;
+    }
+    Dictionary *d = (Dictionary *)type->tp_alloc(type, 0);
+    if (!d) return NULL;
+    d->mask = 63;
+    d->shift = 64 - 6;
+    d->slots = calloc(d->mask + 1, sizeof *d->slots);
+    if (!d->slots) {
+        Py_DECREF(d);
+        return PyErr_NoMemory();
+    }
+    d->max_chars = max_chars;
+    d->max_values = max_values;
+    d->max_bytes = max_bytes;
+    return (PyObject *)d;
+}
+
+static void dictionary_dealloc(Dictionary *d) {
+    free(d->keys);
+    free(d->slots);
+    free(d->data);
+    Py_TYPE(d)->tp_free((PyObject *)d);
+}
+
+static Py_ssize_t dictionary_len(Dictionary *d) { return (Py_ssize_t)d->size; }
+
+static int dictionary_idle(Dictionary *d) {
+    if (!d->busy) return 1;
+    PyErr_SetString(PyExc_RuntimeError, "the Dictionary is being filled by a parse");
+    return 0;
+}
+
+PyDoc_STRVAR(encode_doc, "encode(values) -> list of codes\n\n"
+                         "The codes of a sequence of str (cut to max_chars characters), added when new.\n"
+                         "DictionaryFull when one cannot be added (the values before it stay).");
+
+static PyObject *dictionary_encode(Dictionary *d, PyObject *values) {
+    if (!dictionary_idle(d)) return NULL;
+    PyObject *seq = PySequence_Fast(values, "encode takes a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(count);
+    for (Py_ssize_t i = 0; out && i < count; i++) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &n);
+        if (s && n > INT32_MAX / 2) {
+            PyErr_SetString(PyExc_ValueError, "a value of 1 GiB or more");
+            s = NULL;
+        }
+        int64_t code = s ? dictionary_code(d, s, (int32_t)n) : -3;
+        PyObject *item = code >= 0 ? PyLong_FromLongLong(code) : NULL;
+        if (code == -1) PyErr_NoMemory();
+        if (code == DICTIONARY_FULL) PyErr_SetString(DictionaryFull, "the Dictionary is full");
+        if (!item) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+PyDoc_STRVAR(values_doc, "values(start=0) -> list of str\n\nThe values of codes start, start + 1, ... in order.");
+
+static PyObject *dictionary_values(Dictionary *d, PyObject *args) {
+    Py_ssize_t start = 0;
+    if (!PyArg_ParseTuple(args, "|n:values", &start) || !dictionary_idle(d)) return NULL;
+    if (start < 0 || (size_t)start > d->size) {
+        PyErr_SetString(PyExc_IndexError, "start out of range");
+        return NULL;
+    }
+    PyObject *out = PyList_New((Py_ssize_t)d->size - start);
+    for (size_t code = (size_t)start; out && code < d->size; code++) {
+        const Key *k = &d->keys[code];
+        int32_t n = (int32_t)(uint32_t)k->head;
+        char local[16];
+        PyObject *value = PyUnicode_DecodeUTF8(key_bytes(d, k, n, local), n, "strict");
+        if (!value) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, (Py_ssize_t)code - start, value);
+    }
+    return out;
+}
+
+static PyMemberDef dictionary_members[] = {
+    {"max_chars", T_INT, offsetof(Dictionary, max_chars), READONLY, "values are cut to this many characters"},
+    {"max_values", T_PYSSIZET, offsetof(Dictionary, max_values), READONLY, "the most values it takes"},
+    {"max_bytes", T_PYSSIZET, offsetof(Dictionary, max_bytes), READONLY, "the most bytes of values it takes"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef dictionary_methods[] = {
+    {"encode", (PyCFunction)dictionary_encode, METH_O, encode_doc},
+    {"values", (PyCFunction)dictionary_values, METH_VARARGS, values_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods dictionary_sequence = {.sq_length = (lenfunc)dictionary_len};
+
+PyDoc_STRVAR(dictionary_doc,
+             "Dictionary(max_chars, max_values=262144, max_bytes=8388608)\n\n"
+             "String values (cut to max_chars characters) numbered 0, 1, 2... in order of first appearance,\n"
+             "filled by parse() and encode(). It holds at most max_values values of max_bytes bytes in all:\n"
+             "past that, or where a value collides too often, it is full (see parse and encode).");
+
+static PyTypeObject DictionaryType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "streamstats._tsv.Dictionary",
+    .tp_basicsize = sizeof(Dictionary),
+    .tp_dealloc = (destructor)dictionary_dealloc,
+    .tp_as_sequence = &dictionary_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = dictionary_doc,
+    .tp_methods = dictionary_methods,
+    .tp_members = dictionary_members,
+    .tp_new = dictionary_new,
+};
 
 /* ---- numbers, with the grammar polars' casts accept ---- */
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
@@ -610,28 +997,65 @@ static int parser_alloc(Parser *p, int64_t rows) {
     return 0;
 }
 
+/* The codes' buffers of the string fields to number (a tuple, None for the others), their dictionaries
+ * marked busy (unmarked when the parse ends); NULL with an exception on a bad argument. */
+static PyObject *numbering(Parser *p, PyObject *dictionaries, int64_t rows) {
+    PyObject *codes = PyTuple_New(p->n);
+    if (!codes) return NULL;
+    for (int i = 0; i < p->n; i++) PyTuple_SET_ITEM(codes, i, Py_NewRef(Py_None));
+    if (dictionaries == Py_None) return codes;
+    if (!PyTuple_Check(dictionaries) || PyTuple_GET_SIZE(dictionaries) != p->n) {
+        PyErr_SetString(PyExc_TypeError, "dictionaries: a tuple with one entry a field");
+        goto fail;
+    }
+    for (int i = 0; i < p->n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(dictionaries, i);
+        if (item == Py_None) continue;
+        if (!PyObject_TypeCheck(item, &DictionaryType) || p->kinds[i] != K_STRING) {
+            PyErr_SetString(PyExc_TypeError, "dictionaries: a Dictionary for string fields only, or None");
+            goto fail;
+        }
+        Dictionary *d = (Dictionary *)item;
+        if (!dictionary_idle(d)) goto fail;
+        PyObject *buffer = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((size_t)rows * sizeof(Py_ssize_t)));
+        if (!buffer) goto fail;
+        Py_SETREF(PyTuple_GET_ITEM(codes, i), buffer);
+        d->busy = 1; /* the tuple holds a reference to d until the parse returns */
+        p->cols[i].dictionary = d;
+        p->cols[i].codes = (Py_ssize_t *)(void *)PyBytes_AS_STRING(buffer);
+    }
+    return codes;
+fail:
+    Py_DECREF(codes);
+    return NULL;
+}
+
 static const char BOM[] = "\xEF\xBB\xBF";
 
 PyDoc_STRVAR(parse_doc,
-             "parse(chunk, names, kinds, ts_low, ts_high, ts_name) -> None or (lines, reasons, firsts, arrow)\n\n"
+             "parse(chunk, names, kinds, ts_low, ts_high, ts_name, dictionaries=None)\n"
+             "    -> None or (lines, reasons, firsts, arrow, codes)\n\n"
              "chunk: bytes (no other buffer: it must not change while parsed) of whole lines, each ending with a\n"
              "newline. kinds: one letter a field (S string, I/i int required/optional, D/d duration\n"
              "required/optional, T timestamp in seconds). reasons: one byte a line (0 good, 1 binary,\n"
              "2 field_count, 3 invalid_timestamp, 4 invalid_number); firsts: the (start, end) of the first line\n"
              "of each reason, or None; arrow: the Arrow PyCapsules of the good lines' columns. None when the\n"
-             "chunk needs the reference parser.");
+             "chunk needs the reference parser.\n"
+             "dictionaries: None or one entry a field, None or the Dictionary to number that string field in\n"
+             "(one field each); codes: one entry a field, the good lines' codes (bytes of lines Py_ssize_t,\n"
+             "the first good ones valid) or None: not numbered, or its Dictionary became full.");
 
 static PyObject *tsv_parse(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *chunk; /* bytes: immutable, so no other thread can change it while the GIL is released */
-    PyObject *names;
+    PyObject *names, *dictionaries = Py_None;
     const char *kinds, *ts_name;
     Py_ssize_t n_kinds;
     long long ts_low, ts_high;
-    if (!PyArg_ParseTuple(args, "O!O!s#LLs", &PyBytes_Type, &chunk, &PyTuple_Type, &names, &kinds, &n_kinds, &ts_low, &ts_high,
-                          &ts_name))
+    if (!PyArg_ParseTuple(args, "O!O!s#LLs|O", &PyBytes_Type, &chunk, &PyTuple_Type, &names, &kinds, &n_kinds, &ts_low,
+                          &ts_high, &ts_name, &dictionaries))
         return NULL;
-    PyObject *result = NULL, *reasons = NULL;
+    PyObject *result = NULL, *reasons = NULL, *codes = NULL;
     Parser *p = calloc(1, sizeof *p);
     int timestamps = 0;
     for (Py_ssize_t i = 0; i < n_kinds; i++) timestamps += kinds[i] == K_TIMESTAMP;
@@ -665,6 +1089,7 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    if (!(codes = numbering(p, dictionaries, rows))) goto done;
     reasons = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)rows);
     if (!reasons) goto done;
     char *reason = PyBytes_AS_STRING(reasons);
@@ -710,6 +1135,8 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
         }
         s = nl + 1;
     }
+    for (int i = 0; i < p->n && !failed && !unsure; i++)
+        if (p->cols[i].dictionary && number_column(&p->cols[i], p->good) < 0) failed = 1;
     Py_END_ALLOW_THREADS
     free(fields);
     if (unsure) {
@@ -737,12 +1164,21 @@ static PyObject *tsv_parse(PyObject *self, PyObject *args) {
             Py_DECREF(firsts);
             goto done;
         }
-        result = Py_BuildValue("(LONN)", (long long)rows, reasons, firsts, arrow);
+        for (int i = 0; i < p->n; i++)
+            if (p->cols[i].unnumbered) {
+                Py_INCREF(Py_None);
+                Py_SETREF(PyTuple_GET_ITEM(codes, i), Py_None);
+            }
+        result = Py_BuildValue("(LONNO)", (long long)rows, reasons, firsts, arrow, codes);
     }
 done:
     Py_XDECREF(reasons);
+    Py_XDECREF(codes);
     if (p)
-        for (int i = 0; i < MAX_FIELDS; i++) column_free(&p->cols[i]);
+        for (int i = 0; i < MAX_FIELDS; i++) {
+            if (p->cols[i].dictionary) p->cols[i].dictionary->busy = 0;
+            column_free(&p->cols[i]);
+        }
     free(p);
     return result;
 }
@@ -757,4 +1193,27 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__tsv(void) { return PyModule_Create(&module); }
+/* The hash seed, from os.urandom: a log cannot be made to collide without knowing it. */
+static int seed_hash(void) {
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *bytes = os ? PyObject_CallMethod(os, "urandom", "i", 8) : NULL;
+    Py_XDECREF(os);
+    if (!bytes) return -1;
+    memcpy(&hash_seed, PyBytes_AS_STRING(bytes), sizeof hash_seed);
+    Py_DECREF(bytes);
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__tsv(void) {
+    if (PyType_Ready(&DictionaryType) < 0 || seed_hash() < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    DictionaryFull = PyErr_NewExceptionWithDoc("streamstats._tsv.DictionaryFull",
+                                               "A Dictionary cannot take another value.", NULL, NULL);
+    if (!DictionaryFull || PyModule_AddObjectRef(m, "DictionaryFull", DictionaryFull) < 0 ||
+        PyModule_AddObjectRef(m, "Dictionary", (PyObject *)&DictionaryType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

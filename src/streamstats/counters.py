@@ -9,27 +9,53 @@ the same rows: `take` merges what the two hold for a statistic.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from streamstats.aggregate import Accumulator, Engine, Grouping, grouping, owned
-from streamstats.dense import ChunkColumns, Codes, DenseGroup, Unsupported, new_codes
+from streamstats.dense import ChunkColumns, Codes, DenseGroup, DictionaryCodes, Unsupported, new_codes
+from streamstats.native import NativeChunkParser
+from streamstats.parse import ChunkParser, ParsedChunk
 from streamstats.statistics import Statistic
+
+if TYPE_CHECKING:  # the extension built (no Dictionary is made otherwise)
+    from streamstats.native import Dictionary
 
 
 class Counters:
     """The counters of a statistic set since each statistic's last batch; every `take` starts the
     dense groups afresh, and with them the numbering of the key columns, so that the dictionaries
-    never outgrow a batch."""
+    never outgrow a batch. `native`: the native parser numbers the string key columns into the
+    batch's dictionaries (`parse`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, native: bool = False) -> None:
         self.engine = engine
+        self.native = native
         fmt = engine.stats.format
         self._nullable = {f.name for f in fmt.fields if not f.required and f.type in ("int", "duration")}
 
-        self.codes: dict[str, Codes] = {}
+        self.codes: dict[str, Codes] = self._new_codes()
         self.groups: dict[tuple[Grouping, tuple[str, ...]], DenseGroup] = {}
         self.acc = {s.name: Accumulator(s) for s in self.engine.stats.statistics}
+
+    def _new_codes(self) -> dict[str, Codes]:
+        """A numbering of every key the dense groups count by (made before the batch's first chunk is
+        parsed: the native parser fills the dictionaries)."""
+        keys = {f.name: f for s in self.engine.stats.statistics if not s.top for f in s.keys}
+        return {name: new_codes(field, self.native) for name, field in keys.items()}
+
+    @property
+    def dictionaries(self) -> dict[str, Dictionary]:
+        """The batch's dictionaries of string keys, by field."""
+        return {n: c.dictionary for n, c in self.codes.items() if isinstance(c, DictionaryCodes)}
+
+    def parse(self, parser: ChunkParser | NativeChunkParser, chunk: bytes) -> ParsedChunk:
+        """A chunk parsed for `add`: by the native parser with the batch's dictionaries, when it is one."""
+        if isinstance(parser, NativeChunkParser):
+            return parser.parse(chunk, self.dictionaries)
+        return parser.parse(chunk)
 
     def _group(self, group: Grouping, members: list[Statistic]) -> DenseGroup:
         # Keyed by the members too: a statistic that starts counting later (it waited for its position)
@@ -37,9 +63,6 @@ class Counters:
         key = (group, tuple(s.name for s in members))
         if key not in self.groups:
             self.groups[key] = DenseGroup(group, members, self._nullable)
-            for field in members[0].keys:
-                if field.name not in self.codes:
-                    self.codes[field.name] = new_codes(field)
         return self.groups[key]
 
     def _hand_over(self, dense: DenseGroup) -> None:
@@ -55,8 +78,15 @@ class Counters:
         except Unsupported:
             return False
 
-    def add(self, frame: pl.DataFrame, stats: Iterable[Statistic], constants: dict[str, str]) -> None:
-        """Count a parsed chunk for each statistic in `stats`."""
+    def add(
+        self,
+        frame: pl.DataFrame,
+        stats: Iterable[Statistic],
+        constants: dict[str, str],
+        numbered: dict[str, np.ndarray | None] | None = None,
+    ) -> None:
+        """Count a parsed chunk for each statistic in `stats`; `numbered`: its key columns the native
+        parser numbered into this batch's dictionaries (`ParsedChunk.codes` of `parse`)."""
         if frame.is_empty():
             return
         groups: dict[Grouping, list[Statistic]] = {}
@@ -66,7 +96,7 @@ class Counters:
                 other.append(stat)
             else:
                 groups.setdefault(grouping(stat), []).append(stat)
-        lines = ChunkColumns(frame, constants, self.codes, self.engine.lengths)
+        lines = ChunkColumns(frame, constants, self.codes, self.engine.lengths, numbered or {})
         for group, members in groups.items():
             if not self._count_dense(self._group(group, members), lines):
                 other += members
@@ -108,5 +138,5 @@ class Counters:
                 acc.add(part)
             if stat.name in wanted:
                 out[stat.name] = acc.take()
-        self.codes, self.groups = {}, {}
+        self.codes, self.groups = self._new_codes(), {}
         return out

@@ -1,7 +1,8 @@
 """Counting with numpy: key columns numbered once per chunk, one integer cell per line, np.add.at.
 
 Every key column a statistic groups by is numbered (dictionary-encoded) once per chunk, with numbers
-that stay the same for the whole batch: strings through a polars `Categories` private to the batch,
+that stay the same for the whole batch: strings through a dictionary of the native parser, which numbers
+them while it parses (or, with the polars parser, through a polars `Categories` private to the batch),
 integers through a small table. A group of statistics (same bucket, keys, filter and sampling) keeps
 dense int64 arrays of its counters, one cell per (bucket, combination of keys): a line's cell is
 integer arithmetic on its numbers, and `np.add.at` adds its count and values there. Integer sums stay
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
+from streamstats import native
 from streamstats.aggregate import MISSING_INT_KEY, SAMPLE_SEED, Grouping, bucket_column, status_class_values
 from streamstats.formats import CACHE_HIT_STATUSES, ValueField
 from streamstats.parse import TS, chunked_like
@@ -75,6 +77,36 @@ class StringCodes:
         return pl.Series(codes.astype(np.uint32)).cat.to(self._dtype).cast(pl.String)
 
 
+class DictionaryCodes:
+    """A string column's values in this batch, in a dictionary of the native parser (values cut to the
+    key's length, numbered in order of first appearance), which the parser fills and numbers chunks
+    with; `encode` numbers the columns it did not (constants, chunks the reference parsed)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.dictionary = native.Dictionary(max_chars)
+        self._values = pl.Series([], dtype=pl.String)  # of the codes decoded so far
+
+    @property
+    def size(self) -> int:
+        return len(self.dictionary)
+
+    def encode(self, column: pl.Series) -> np.ndarray:
+        if column.null_count():
+            raise Unsupported(f"{column.name} has NULL values")
+        distinct = column.unique()
+        try:
+            codes = pl.Series(self.dictionary.encode(distinct.to_list()), dtype=pl.Int64)
+        except native.DictionaryFull as full:
+            raise Unsupported(f"{column.name}: {full}") from full
+        return column.replace_strict(distinct, codes).to_numpy().astype(np.intp)
+
+    def decode(self, codes: np.ndarray) -> pl.Series:
+        if len(self._values) < self.size:
+            more = pl.Series(self.dictionary.values(len(self._values)), dtype=pl.String)
+            self._values = self._values.append(more)
+        return self._values.gather(codes)
+
+
 class IntCodes:
     """An integer column's values in this batch, numbered in order of appearance."""
 
@@ -114,23 +146,32 @@ class IntCodes:
         return pl.Series(np.asarray(self._values, np.int64)[codes], dtype=pl.Int64)
 
 
-Codes = StringCodes | IntCodes
+Codes = StringCodes | DictionaryCodes | IntCodes
 
 
-def new_codes(field: ValueField) -> Codes:
-    """The numbering of a key field (status_class is grouped as the integer status // 100)."""
-    return StringCodes() if field.kind == "string" and field.name != "status_class" else IntCodes()
+def new_codes(field: ValueField, native: bool) -> Codes:
+    """The numbering of a key field (status_class is grouped as the integer status // 100); strings in
+    a dictionary the native parser fills when it parses the chunks."""
+    if field.kind != "string" or field.name == "status_class":
+        return IntCodes()
+    return DictionaryCodes(field.max_length) if native else StringCodes()
 
 
 class ChunkColumns:
     """One chunk's columns as numpy arrays, each computed once and shared by every group."""
 
     def __init__(
-        self, frame: pl.DataFrame, constants: dict[str, str], codes: dict[str, Codes], lengths: dict[str, int]
+        self,
+        frame: pl.DataFrame,
+        constants: dict[str, str],
+        codes: dict[str, Codes],
+        lengths: dict[str, int],
+        numbered: dict[str, np.ndarray | None],
     ) -> None:
         self.frame = frame
         self.constants = constants
         self._codes = codes
+        self._numbered = numbered  # columns the native parser numbered into `codes`' dictionaries
         self._lengths = lengths
         self._cache: dict[tuple[str, str], np.ndarray | None] = {}
         self._columns: dict[str, pl.Series] = {}
@@ -208,7 +249,12 @@ class ChunkColumns:
 
     def _code(self, name: str) -> np.ndarray:
         codes = self._codes[name]
-        if isinstance(codes, StringCodes):
+        if name in self._numbered:
+            numbered = self._numbered[name]
+            if numbered is None:
+                raise Unsupported(f"{name}: its dictionary is full")
+            return numbered
+        if isinstance(codes, StringCodes | DictionaryCodes):
             return codes.encode(self.series(name))
         if name == "status_class":
             return codes.encode(derived_status_class(self.array("value", "status")))

@@ -6,12 +6,18 @@ checks and converts every line, and polars imports the good lines' columns throu
 Interface. A chunk the C code cannot decide exactly like the reference (see `_tsv.c`) is parsed by the
 reference; so are the `regex` formats, timestamps other than `msec`, and everything when the extension
 is not built (a source checkout without a compiler).
+
+Given the batch's `Dictionary` of each string key column the agent counts, the parser also numbers
+those columns: the codes go to `ParsedChunk.codes`, which the dense counters take as they are
+(`streamstats.dense.DictionaryCodes`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from streamstats.formats import FieldSpec, LogFormat
@@ -19,7 +25,8 @@ from streamstats.parse import _NUL_ERRORS, TS, ChunkParser, ParsedChunk
 
 try:
     from streamstats import _tsv
-except ImportError:  # not built: the polars path does everything
+    from streamstats._tsv import Dictionary, DictionaryFull  # noqa: F401 (for streamstats.dense)
+except ImportError:  # not built: the polars path does everything (and no DictionaryCodes is made)
     _tsv = None
 
 NATIVE, POLARS = "native", "polars"
@@ -60,16 +67,23 @@ class NativeChunkParser:
         self._bounds = ts_bounds
         self.declined = 0  # chunks handed to the reference
 
-    def parse(self, chunk: bytes) -> ParsedChunk:
+    def parse(self, chunk: bytes, dictionaries: Mapping[str, Dictionary] | None = None) -> ParsedChunk:
+        """The chunk parsed; the string fields in `dictionaries` numbered there (not in a chunk the
+        reference parses: its caller numbers those columns itself)."""
         if not chunk:
             return self.reference.parse(chunk)
         low, high = self._bounds
-        result = _tsv.parse(chunk, self._names, self._kinds, low, high, TS)
+        fill = tuple(dictionaries.get(n) for n in self._names) if dictionaries else None
+        result = _tsv.parse(chunk, self._names, self._kinds, low, high, TS, fill)
         if result is None:
             self.declined += 1
             return self.reference.parse(chunk)
-        lines, reasons, firsts, capsules = result
+        lines, reasons, firsts, capsules, codes = result
         out = ParsedChunk(pl.DataFrame(_ArrowColumns(capsules)), lines)
+        good = out.good
+        for name, buffer in zip(self._names, codes, strict=True):
+            if dictionaries and name in dictionaries:
+                out.codes[name] = None if buffer is None else np.frombuffer(buffer, np.intp, good)
         for code, first in enumerate(firsts):
             if first is not None:
                 start, end = first

@@ -16,6 +16,7 @@ import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from streamstats.formats import FieldSpec, LogFormat
@@ -37,6 +38,9 @@ class ParsedChunk:
     lines: int
     rejected: dict[str, int] = field(default_factory=dict)
     samples: dict[str, str] = field(default_factory=dict)
+    # String key columns the native parser numbered into the batch's dictionaries: a code per good
+    # line, or None where the dictionary became full.
+    codes: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def reject(self, reason: str, count: int, sample: str | None) -> None:
         if count:

@@ -3,15 +3,28 @@ target share, and the mutations the seeded fuzz run makes of good lines.
 
 Every chunk is compared twice: as it is (the reference takes its fast path when it can) and with a
 binary line after it (the reference's slow path, line by line). The native parser has one path, so
-this also holds the reference's two paths equal to each other.
+this also holds the reference's two paths equal to each other. Each time, the native parser also
+numbers every string field, into dictionaries shared by both (codes stable from one call to the next)
+and into fresh ones with tiny caps (that fill up): the codes must spell the reference's values cut to
+the field's length, and a column's codes are missing exactly when its values do not fit the caps.
 """
 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
+import polars as pl
+
+from streamstats import native as native_path
 from streamstats.native import NativeChunkParser
 from streamstats.parse import ParsedChunk
+
+if TYPE_CHECKING:  # built: the native tests and the fuzz target run only then
+    from streamstats.native import Dictionary
+
+# The caps of the small dictionaries: a chunk of a few lines fills some of them.
+SMALL_VALUES, SMALL_BYTES = 3, 40
 
 # Field values at the edges of the grammar the polars casts and the CSV reader accept.
 TOKENS = (
@@ -38,16 +51,50 @@ def same(native: ParsedChunk, reference: ParsedChunk) -> bool:
     )
 
 
-def check(parser: NativeChunkParser, chunk: bytes) -> None:
-    """Both paths give the same lines, reject reasons, samples and columns, or AssertionError."""
+def dictionaries(parser: NativeChunkParser, **caps: int) -> dict[str, Dictionary]:
+    """A dictionary for each string field of the parser's format, cut to the field's length."""
+    fields = parser.format.fields
+    return {f.name: native_path.Dictionary(f.max_length, **caps) for f in fields if f.type == "string"}
+
+
+def _fits(values: pl.Series) -> bool:
+    """Whether a small dictionary takes these values."""
+    distinct = values.unique()
+    return distinct.len() <= SMALL_VALUES and distinct.str.len_bytes().sum() <= SMALL_BYTES
+
+
+def wrong_codes(numbered: dict[str, Dictionary], native: ParsedChunk, reference: ParsedChunk) -> str | None:
+    """What is wrong with the codes of a chunk the native parser numbered, or None."""
+    for name, dictionary in numbered.items():
+        want = reference.frame[name].str.slice(0, dictionary.max_chars)
+        codes = native.codes[name]
+        if codes is None:
+            if dictionary.max_values > SMALL_VALUES or _fits(want):
+                return f"{name}: no codes, though its values fit"
+            continue
+        got = pl.Series(dictionary.values(), dtype=pl.String).gather(codes)
+        if not got.equals(want, check_names=False):
+            return f"{name}: codes spell {got.to_list()[:5]}, not {want.to_list()[:5]}"
+    return None
+
+
+def check(parser: NativeChunkParser, chunk: bytes, shared: dict[str, Dictionary] | None = None) -> None:
+    """Both paths give the same lines, reject reasons, samples and columns, and the native codes spell
+    the reference's values, or AssertionError. `shared`: dictionaries kept from call to call."""
+    shared = shared if shared is not None else dictionaries(parser)
     for data in (chunk, chunk + b"\x00\n"):
-        native, reference = parser.parse(data), parser.reference.parse(data)
-        if not same(native, reference):
-            raise AssertionError(
-                f"native and polars differ on {data!r}:\n"
-                f"native    {native.lines} {native.rejected} {native.samples}\n{native.frame}\n"
-                f"reference {reference.lines} {reference.rejected} {reference.samples}\n{reference.frame}"
-            )
+        for numbered in (shared, dictionaries(parser, max_values=SMALL_VALUES, max_bytes=SMALL_BYTES)):
+            declined = parser.declined
+            native, reference = parser.parse(data, numbered), parser.reference.parse(data)
+            wrong = "" if same(native, reference) else "columns"
+            if not wrong and parser.declined == declined:  # a declined chunk is numbered by its caller
+                wrong = wrong_codes(numbered, native, reference) or ""
+            if wrong:
+                raise AssertionError(
+                    f"native and polars differ on {data!r} ({wrong}):\n"
+                    f"native    {native.lines} {native.rejected} {native.samples}\n{native.frame}\n"
+                    f"reference {reference.lines} {reference.rejected} {reference.samples}\n{reference.frame}"
+                )
 
 
 def mutate(rng: random.Random, lines: list[bytes]) -> bytes:

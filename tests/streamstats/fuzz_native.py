@@ -1,5 +1,7 @@
 """The differential fuzz target of the native parser: log chunks, random and mutated, to the native
-and the polars parser, which must give the same columns, reject reasons and samples.
+and the polars parser, which must give the same columns, reject reasons and samples; the native one
+also numbers every string field, into dictionaries kept for the whole run and into small ones that
+fill up, and its codes must spell the polars parser's values.
 
     python -m tests.streamstats.fuzz_native [libFuzzer options] CORPUS...   (atheris; `make fuzz`)
     python -m tests.streamstats.fuzz_native --seeded RUNS [--module SO] CORPUS
@@ -42,16 +44,17 @@ def _corpus_files(dirs: list[str]) -> list[Path]:
 
 
 def seeded(runs: int, corpus: list[str]) -> None:
-    from tests.streamstats.differential import check, mutate
+    from tests.streamstats.differential import check, dictionaries, mutate
 
     parser = _parser()
+    shared = dictionaries(parser)
     files = _corpus_files(corpus)
     for path in files:
-        check(parser, _whole_lines(path.read_bytes()))
+        check(parser, _whole_lines(path.read_bytes()), shared)
     rng = random.Random(runs)
     lines = _seed_lines(files)
     for _ in range(runs):
-        check(parser, mutate(rng, lines))
+        check(parser, mutate(rng, lines), shared)
     module = sys.modules["streamstats._tsv"].__file__
     print(f"fuzz_native: {len(files)} corpus files and {runs} mutations equal ({parser.declined} chunks")
     print(f"declined by the native parser, which was {module})")
@@ -61,12 +64,13 @@ def atheris_main(argv: list[str]) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["streamstats", "tests"]):
-        from tests.streamstats.differential import check, mutate
+        from tests.streamstats.differential import check, dictionaries, mutate
 
     parser = _parser()
+    shared = dictionaries(parser)
 
     def test_one_input(data: bytes) -> None:
-        check(parser, _whole_lines(data))
+        check(parser, _whole_lines(data), shared)
 
     def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
         if seed % 2:

@@ -2,21 +2,27 @@
 polars group-by path (`Engine.count` per chunk, summed with `merge`), on generated chunks with bad
 lines, several buckets per chunk, late lines, missing integer keys, constant fields, filters, sampling
 and every kind of value; also with the dense groups' limits made tiny, so that every hand-over path
-(window too wide, new key values, lookup tables) is taken."""
+(window too wide, new key values, lookup tables) is taken. With either parser: the native one numbers
+the string keys into the batch's C dictionaries (also made to fill up), the polars one leaves them to
+polars' Categorical casts."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from streamstats import dense, generate
+from streamstats import dense, generate, native
 from streamstats.aggregate import TOP_CANDIDATES, Engine, merge
 from streamstats.counters import Counters
 from streamstats.formats import load_formats
+from streamstats.native import NATIVE, POLARS, NativeChunkParser, _tsv
 from streamstats.parse import ChunkParser
 from streamstats.statistics import BUCKET_COLUMN, Statistic, StatisticSet, load_statistic_set
+from tests.streamstats.test_native import CORPUS
+from tests.streamstats.test_parse import BAD, GOOD, _field
 
 FORMATS = load_formats(None)
 BOUNDS = (946_684_800, 4_102_444_800)
@@ -83,6 +89,11 @@ FEATURES = load_statistic_set(
     Path("."),
 )
 CONSTANTS = {"region": "eu-west"}
+# The parser of the batch: the native one numbers the string keys into the batch's dictionaries.
+PATHS = [
+    POLARS,
+    pytest.param(NATIVE, marks=pytest.mark.skipif(_tsv is None, reason="streamstats._tsv not built")),
+]
 
 
 def _chunks(seed: int, count: int = 6) -> list[bytes]:
@@ -114,10 +125,16 @@ def _reference(stats: StatisticSet, chunks: list[bytes], active: list[list[str]]
     return {s.name: merge(s, parts[s.name]) for s in stats.statistics}
 
 
-def _counted(stats: StatisticSet, chunks: list[bytes], active: list[list[str]]) -> dict[str, pl.DataFrame]:
-    counters, parser = Counters(Engine(stats)), ChunkParser(stats.format, BOUNDS)
+def _counted(
+    stats: StatisticSet, chunks: list[bytes], active: list[list[str]], path: str = POLARS
+) -> dict[str, pl.DataFrame]:
+    """The counters of a batch; `path` native: the native parser numbers the string keys."""
+    counters = Counters(Engine(stats), path == NATIVE)
+    parser = NativeChunkParser(stats.format, BOUNDS) if path == NATIVE else ChunkParser(stats.format, BOUNDS)
     for chunk, names in zip(chunks, active, strict=True):
-        counters.add(parser.parse(chunk).frame, [s for s in stats.statistics if s.name in names], CONSTANTS)
+        parsed = counters.parse(parser, chunk)
+        counted = [s for s in stats.statistics if s.name in names]
+        counters.add(parsed.frame, counted, CONSTANTS, parsed.codes)
     return counters.take()
 
 
@@ -154,12 +171,36 @@ def _all(stats: StatisticSet, count: int) -> list[list[str]]:
     return [[s.name for s in stats.statistics]] * count
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("stats", [CDN, FEATURES], ids=["cdn", "features"])
-def test_the_same_rows_as_the_polars_group_bys(stats: StatisticSet):
+def test_the_same_rows_as_the_polars_group_bys(stats: StatisticSet, path: str):
     chunks = _chunks(seed=3)
-    counted = _counted(stats, chunks, _all(stats, len(chunks)))
+    counted = _counted(stats, chunks, _all(stats, len(chunks)), path)
     _assert_same(stats, counted, _reference(stats, chunks, _all(stats, len(chunks))))
     assert counted["top_paths" if stats is FEATURES else "customer_traffic"].height > 100
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_malformed_lines_and_chunks_the_native_parser_declines(path: str):
+    """Bad lines among good ones, the fuzzer's corpus (odd but good lines too: long and non-ASCII keys,
+    cut to their length), and chunks the native parser leaves to polars (whose keys are numbered into
+    the same dictionaries)."""
+    bad = [line for lines in BAD.values() for line in lines]
+    corpus = [p.read_bytes() for p in sorted(CORPUS.iterdir())]
+    declined = _field(GOOD[0], 13, b"0.001, 0.002, 0.003 : 0.004")
+    chunks = [b"".join(GOOD[:100] + bad), *(c if c.endswith(b"\n") else c + b"\n" for c in corpus)]
+    chunks += [declined + b"".join(GOOD[100:])]
+    active = _all(FEATURES, len(chunks))
+    _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
+
+
+@pytest.mark.skipif(_tsv is None, reason="streamstats._tsv not built")
+@pytest.mark.parametrize("caps", [{"max_values": 40}, {"max_bytes": 200}], ids=["values", "bytes"])
+def test_dictionaries_that_fill_up_leave_their_columns_to_polars(monkeypatch: pytest.MonkeyPatch, caps):
+    monkeypatch.setattr(native, "Dictionary", functools.partial(_tsv.Dictionary, **caps))
+    chunks = _chunks(seed=5, count=3)
+    active = _all(FEATURES, len(chunks))
+    _assert_same(FEATURES, _counted(FEATURES, chunks, active, NATIVE), _reference(FEATURES, chunks, active))
 
 
 @pytest.mark.parametrize(
@@ -172,12 +213,15 @@ def test_the_same_rows_as_the_polars_group_bys(stats: StatisticSet):
     ],
     ids=["narrow-window", "lookup", "lookup-too-large", "lookup-narrow"],
 )
-def test_every_hand_over_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch, limits: dict[str, int]):
+@pytest.mark.parametrize("path", PATHS)
+def test_every_hand_over_gives_the_same_rows(
+    monkeypatch: pytest.MonkeyPatch, limits: dict[str, int], path: str
+):
     for name, value in limits.items():
         monkeypatch.setattr(dense, name, value)
     chunks = _chunks(seed=4)
     active = _all(FEATURES, len(chunks))
-    _assert_same(FEATURES, _counted(FEATURES, chunks, active), _reference(FEATURES, chunks, active))
+    _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
 
 
 def test_new_key_values_in_later_chunks_and_statistics_that_start_later():

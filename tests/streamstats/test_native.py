@@ -1,7 +1,8 @@
 """The native tsv parser (C) gives exactly what the polars parser gives: the same columns, reject
 reasons and samples, on the generator's logs, on the malformed lines of the other tests, on the edges
-of the number grammar, on the fuzzer's corpus and on seeded random mutations (tests/streamstats/
-differential.py has the check; `make fuzz` runs the long, coverage-guided fuzz)."""
+of the number grammar, on the fuzzer's corpus and on seeded random mutations, and codes of its string
+columns that spell the same values (tests/streamstats/differential.py has the check; `make fuzz` runs
+the long, coverage-guided fuzz); and its per-batch dictionaries of string keys."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from streamstats import generate
+from streamstats import generate, native
 from streamstats.formats import builtin_formats
 from streamstats.native import NATIVE, POLARS, NativeChunkParser, chunk_parser, supports
 from streamstats.parse import ChunkParser
-from tests.streamstats.differential import TOKENS, check, mutate
+from tests.streamstats.differential import TOKENS, check, dictionaries, mutate
 from tests.streamstats.test_malformed import _garbage
 from tests.streamstats.test_parse import BAD, BOUNDS, GOOD, _field
 
@@ -44,10 +45,13 @@ def test_the_generators_logs_in_chunks_of_every_size(parser):
     data = generate.to_bytes(generate.frame(0, 20_000, seed=11))
     lines = data.splitlines(keepends=True)
     start = 0
+    shared = dictionaries(parser)  # one batch: the codes of each chunk in the same dictionaries
     for size in (1, 2, 7, 100, 1_000, 5_000, 13_892):
-        check(parser, b"".join(lines[start : start + size]))
+        check(parser, b"".join(lines[start : start + size]), shared)
         start += size
     assert parser.declined == 0
+    customers = parser.reference.parse(b"".join(lines[:start])).frame["customer"]
+    assert shared["customer"].values() == customers.unique(maintain_order=True).to_list()
 
 
 def test_the_malformed_lines_of_the_parser_and_agent_tests(parser):
@@ -77,7 +81,7 @@ def test_line_ends_and_byte_order_marks(parser):
 def test_a_list_of_four_upstream_times_is_left_to_the_reference(parser):
     declined = parser.declined
     check(parser, _field(GOOD[0], 13, b"0.001, 0.002, 0.003 : 0.004"))
-    assert parser.declined == declined + 2
+    assert parser.declined == declined + 4  # two chunks, each parsed with two sets of dictionaries
 
 
 def test_the_fuzzers_corpus(parser):
@@ -93,3 +97,57 @@ def test_seeded_random_mutations(parser):
     lines = GOOD + [line for lines in BAD.values() for line in lines]
     for _ in range(SEEDED_RUNS):
         check(parser, mutate(rng, lines))
+
+
+def test_a_dictionary_numbers_values_in_order_of_first_appearance_and_keeps_them():
+    d = native.Dictionary(6)  # values cut to 6 characters, as the agent cuts a key
+    values = ["GET", "", "POST", "GET", "a" * 12, "a" * 13, "é" * 9, "日本語のテキスト", "POST"]
+    assert d.encode(values) == [0, 1, 2, 0, 3, 3, 4, 5, 2]
+    assert d.encode(["POST", "new", "GET"]) == [2, 6, 0]  # the same codes from call to call
+    assert d.values() == ["GET", "", "POST", "a" * 6, "é" * 6, "日本語のテキ", "new"]
+    assert d.values(5) == ["日本語のテキ", "new"]
+    long = native.Dictionary(100)  # values of more than 12 bytes are kept outside the key
+    values = ["a" * 12, "a" * 13, "x" * 20 + "1" + "x" * 20, "x" * 20 + "2" + "x" * 20, "a" * 13, "b" * 99]
+    assert long.encode(values) == [0, 1, 2, 3, 1, 4]
+    assert long.values() == [values[i] for i in (0, 1, 2, 3, 5)]
+    many = [f"value-{i % 7_000}" * (1 + i % 9) for i in range(40_000)]  # the table grows many times
+    first: dict[str, int] = {}
+    codes = [first.setdefault(v[:64], len(first)) for v in many]
+    grown = native.Dictionary(64)
+    assert grown.encode(many) == codes
+    assert grown.values() == list(first)
+
+
+def test_a_dictionary_holds_no_more_than_its_caps():
+    d = native.Dictionary(100, max_values=3, max_bytes=30)
+    assert d.encode(["one", "two", "one"]) == [0, 1, 0]
+    with pytest.raises(native.DictionaryFull):
+        d.encode(["three", "four"])  # "three" fits, "four" would be a fourth value
+    assert d.values() == ["one", "two", "three"]
+    assert d.encode(["two", "three"]) == [1, 2]  # values it holds still have their codes
+    by_bytes = native.Dictionary(100, max_bytes=30)
+    by_bytes.encode(["x" * 20, "y" * 10])
+    with pytest.raises(native.DictionaryFull):
+        by_bytes.encode(["z"])
+    assert (len(by_bytes), by_bytes.max_values, by_bytes.max_chars) == (2, 1 << 18, 100)
+    assert native.Dictionary(8).max_bytes == 1 << 23
+
+
+def test_a_parse_numbers_into_the_dictionaries_it_is_given(parser):
+    chunk = b"".join(GOOD[:50])
+    customers = dictionaries(parser)["customer"]
+    parsed = parser.parse(chunk, {"customer": customers})
+    assert set(parsed.codes) == {"customer"}
+    codes = parsed.codes["customer"]
+    assert codes is not None
+    assert [customers.values()[c] for c in codes] == parsed.frame["customer"].to_list()
+    again = parser.parse(chunk, {"customer": customers}).codes["customer"]
+    assert again is not None and again.tolist() == codes.tolist() and len(customers) == codes.max() + 1
+    full = native.Dictionary(64, max_values=2)
+    assert parser.parse(chunk, {"customer": full}).codes == {"customer": None}  # the polars path counts it
+    assert len(full) == 2
+    with pytest.raises(TypeError):
+        parser.parse(chunk, {"status": native.Dictionary(3)})  # not a string field
+    with pytest.raises(RuntimeError):
+        parser.parse(chunk, {"customer": customers, "vhost": customers})  # one field each
+    assert parser.parse(chunk, {"customer": customers}).codes["customer"] is not None  # not left busy
