@@ -67,6 +67,14 @@ struct ArrowArray {
     void *private_data;
 };
 
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+
 #define ARROW_FLAG_NULLABLE 2
 
 /* ---- output columns ---- */
@@ -461,6 +469,107 @@ static PyObject *dictionary_encode(Dictionary *d, PyObject *values) {
     return out;
 }
 
+/* The codes of one string-view array (no nulls) appended to out; -1 with an exception set. */
+static int encode_views(Dictionary *d, const struct ArrowArray *a, Py_ssize_t *out) {
+    if (a->null_count != 0 || a->n_buffers < 3 || a->offset < 0 || a->length < 0) {
+        PyErr_SetString(PyExc_ValueError, "encode_column takes a string-view column without nulls");
+        return -1;
+    }
+    const uint8_t *views = a->buffers[1];
+    const int64_t buffers = a->n_buffers - 3; /* validity, views, data buffers..., their sizes */
+    const int64_t *sizes = a->buffers[a->n_buffers - 1];
+    for (int64_t row = 0; row < a->length; row++) {
+        const uint8_t *view = views + 16 * (a->offset + row);
+        int32_t n, buffer, offset;
+        memcpy(&n, view, 4);
+        memcpy(&buffer, view + 8, 4);
+        memcpy(&offset, view + 12, 4);
+        const char *s = (const char *)view + 4;
+        if (n > VIEW_INLINE) {
+            if (buffer < 0 || buffer >= buffers || offset < 0 || n > sizes[buffer] - offset) {
+                PyErr_SetString(PyExc_ValueError, "a string view points past its buffer");
+                return -1;
+            }
+            s = (const char *)a->buffers[2 + buffer] + offset;
+        } else if (n < 0) {
+            PyErr_SetString(PyExc_ValueError, "a string view of negative length");
+            return -1;
+        }
+        Probe p;
+        probe_of(d, s, n, view, &p);
+        int64_t code = code_of(d, s, &p);
+        if (code == -1) PyErr_NoMemory();
+        if (code == DICTIONARY_FULL) PyErr_SetString(DictionaryFull, "the Dictionary is full");
+        if (code < 0) return -1;
+        out[row] = (Py_ssize_t)code;
+    }
+    return 0;
+}
+
+/* The codes of every array of the stream, as one bytes object; NULL with an exception set. */
+static PyObject *encode_stream(Dictionary *d, struct ArrowArrayStream *stream, Py_ssize_t length) {
+    struct ArrowSchema schema;
+    if (stream->get_schema(stream, &schema)) {
+        PyErr_SetString(PyExc_ValueError, "the column's Arrow stream gave no schema");
+        return NULL;
+    }
+    int views = strcmp(schema.format, "vu") == 0;
+    schema.release(&schema);
+    if (!views) {
+        PyErr_SetString(PyExc_ValueError, "encode_column takes a string-view (vu) column");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, length * (Py_ssize_t)sizeof(Py_ssize_t));
+    Py_ssize_t *codes = out ? (Py_ssize_t *)PyBytes_AS_STRING(out) : NULL, done = 0;
+    while (out) {
+        struct ArrowArray array;
+        if (stream->get_next(stream, &array)) {
+            PyErr_SetString(PyExc_ValueError, "the column's Arrow stream failed");
+            Py_CLEAR(out);
+            break;
+        }
+        if (!array.release) break; /* the end of the stream */
+        if (array.length > length - done) {
+            PyErr_SetString(PyExc_ValueError, "the column's Arrow stream is longer than the column");
+            Py_CLEAR(out);
+        } else if (encode_views(d, &array, codes + done) < 0) {
+            Py_CLEAR(out);
+        } else {
+            done += (Py_ssize_t)array.length;
+        }
+        array.release(&array);
+    }
+    if (out && done != length) {
+        PyErr_SetString(PyExc_ValueError, "the column's Arrow stream is shorter than the column");
+        Py_CLEAR(out);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(encode_column_doc, "encode_column(column) -> bytes\n\n"
+                                "The codes (native ssize_t) of a string column without nulls that exports an Arrow\n"
+                                "string-view stream (__arrow_c_stream__, such as a polars Series; len() its length),\n"
+                                "values cut to max_chars characters, added when new. DictionaryFull when one cannot be\n"
+                                "added (the values before it stay).");
+
+static PyObject *dictionary_encode_column(Dictionary *d, PyObject *column) {
+    if (!dictionary_idle(d)) return NULL;
+    Py_ssize_t length = PyObject_Length(column);
+    if (length < 0) return NULL;
+    PyObject *capsule = PyObject_CallMethod(column, "__arrow_c_stream__", NULL);
+    if (!capsule) return NULL;
+    struct ArrowArrayStream *stream = PyCapsule_GetPointer(capsule, "arrow_array_stream");
+    PyObject *out = NULL;
+    if (stream && stream->release) {
+        out = encode_stream(d, stream, length);
+        stream->release(stream); /* released: the capsule's destructor leaves it */
+    } else if (stream) {
+        PyErr_SetString(PyExc_ValueError, "the column's Arrow stream was released already");
+    }
+    Py_DECREF(capsule);
+    return out;
+}
+
 PyDoc_STRVAR(values_doc, "values(start=0) -> list of str\n\nThe values of codes start, start + 1, ... in order.");
 
 static PyObject *dictionary_values(Dictionary *d, PyObject *args) {
@@ -491,6 +600,7 @@ static PyMemberDef dictionary_members[] = {
 
 static PyMethodDef dictionary_methods[] = {
     {"encode", (PyCFunction)dictionary_encode, METH_O, encode_doc},
+    {"encode_column", (PyCFunction)dictionary_encode_column, METH_O, encode_column_doc},
     {"values", (PyCFunction)dictionary_values, METH_VARARGS, values_doc},
     {NULL, NULL, 0, NULL},
 };

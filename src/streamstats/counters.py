@@ -1,9 +1,10 @@
 """The counts of one batch: every statistic of a set, counted chunk by chunk.
 
-The statistics numpy can count (all but the top-N ones) go to dense groups (`streamstats.dense`),
-one per grouping; the top-N ones, and whatever a dense group hands over (a chunk it cannot count, or
-its counts when its layout has to change), go to the polars path (`streamstats.aggregate`). Both give
-the same rows: `take` merges what the two hold for a statistic.
+Statistics are counted by groups, one per grouping: numpy's dense counters (`streamstats.dense`) for
+all but the top-N ones, rows of integers merged by sorting (`streamstats.top`) for those. What a group
+hands over (a chunk it cannot count, or its counts when its layout has to change) goes to the polars
+path (`streamstats.aggregate`). Both give the same rows: `take` merges what the two hold for a
+statistic.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from streamstats.dense import ChunkColumns, Codes, DenseGroup, DictionaryCodes, 
 from streamstats.native import NativeChunkParser
 from streamstats.parse import ChunkParser, ParsedChunk
 from streamstats.statistics import Statistic
+from streamstats.top import TopGroup
 
 if TYPE_CHECKING:  # the extension built (no Dictionary is made otherwise)
     from streamstats.native import Dictionary
@@ -26,7 +28,7 @@ if TYPE_CHECKING:  # the extension built (no Dictionary is made otherwise)
 
 class Counters:
     """The counters of a statistic set since each statistic's last batch; every `take` starts the
-    dense groups afresh, and with them the numbering of the key columns, so that the dictionaries
+    groups afresh, and with them the numbering of the key columns, so that the dictionaries
     never outgrow a batch. `native`: the native parser numbers the string key columns into the
     batch's dictionaries (`parse`)."""
 
@@ -37,13 +39,13 @@ class Counters:
         self._nullable = {f.name for f in fmt.fields if not f.required and f.type in ("int", "duration")}
 
         self.codes: dict[str, Codes] = self._new_codes()
-        self.groups: dict[tuple[Grouping, tuple[str, ...]], DenseGroup] = {}
+        self.groups: dict[tuple[Grouping, tuple[str, ...]], DenseGroup | TopGroup] = {}
         self.acc = {s.name: Accumulator(s) for s in self.engine.stats.statistics}
 
     def _new_codes(self) -> dict[str, Codes]:
-        """A numbering of every key the dense groups count by (made before the batch's first chunk is
+        """A numbering of every key the groups count by (made before the batch's first chunk is
         parsed: the native parser fills the dictionaries)."""
-        keys = {f.name: f for s in self.engine.stats.statistics if not s.top for f in s.keys}
+        keys = {f.name: f for s in self.engine.stats.statistics for f in s.keys}
         return {name: new_codes(field, self.native) for name, field in keys.items()}
 
     @property
@@ -57,24 +59,27 @@ class Counters:
             return parser.parse(chunk, self.dictionaries)
         return parser.parse(chunk)
 
-    def _group(self, group: Grouping, members: list[Statistic]) -> DenseGroup:
+    def _group(self, group: Grouping, members: list[Statistic]) -> DenseGroup | TopGroup:
         # Keyed by the members too: a statistic that starts counting later (it waited for its position)
         # gets a group of its own, so that one group's counters always cover the same lines.
         key = (group, tuple(s.name for s in members))
         if key not in self.groups:
-            self.groups[key] = DenseGroup(group, members, self._nullable)
+            if members[0].top:
+                self.groups[key] = TopGroup(group, members, self._nullable, self.native)
+            else:
+                self.groups[key] = DenseGroup(group, members, self._nullable)
         return self.groups[key]
 
-    def _hand_over(self, dense: DenseGroup) -> None:
-        for stat, frame in dense.take(self.codes):
+    def _hand_over(self, counted: DenseGroup | TopGroup) -> None:
+        for stat, frame in counted.take(self.codes):
             self.acc[stat.name].add(frame)
 
-    def _count_dense(self, dense: DenseGroup, lines: ChunkColumns) -> bool:
+    def _count_group(self, counted: DenseGroup | TopGroup, lines: ChunkColumns) -> bool:
         try:
-            if dense.count(lines, self.codes):
+            if counted.count(lines, self.codes):
                 return True
-            self._hand_over(dense)
-            return dense.count(lines, self.codes)
+            self._hand_over(counted)
+            return counted.count(lines, self.codes)
         except Unsupported:
             return False
 
@@ -90,21 +95,18 @@ class Counters:
         if frame.is_empty():
             return
         groups: dict[Grouping, list[Statistic]] = {}
-        other: list[Statistic] = []
         for stat in stats:
-            if stat.top:
-                other.append(stat)
-            else:
-                groups.setdefault(grouping(stat), []).append(stat)
+            groups.setdefault(grouping(stat), []).append(stat)
         lines = ChunkColumns(frame, constants, self.codes, self.engine.lengths, numbered or {})
+        other: list[Statistic] = []
         for group, members in groups.items():
-            if not self._count_dense(self._group(group, members), lines):
+            if not self._count_group(self._group(group, members), lines):
                 other += members
         for name, part in self._count_polars(lines, other).items():
             self.acc[name].add(part)
 
     def _count_polars(self, lines: ChunkColumns, stats: list[Statistic]) -> dict[str, pl.DataFrame]:
-        """The polars path (top-N statistics, and what the dense groups could not count), over frames
+        """The polars path (what the groups could not count), over frames
         of just the columns (and the sampled lines) its group-bys read."""
         groups = self.engine.groups(stats)
         frames: dict[tuple[int, str] | None, pl.LazyFrame] = {}
@@ -122,15 +124,15 @@ class Counters:
 
     def take(self, names: Iterable[str] | None = None) -> dict[str, pl.DataFrame]:
         """The rows since their last take of the statistics `names` (all by default). The others'
-        counts stay, as frames: the dense groups and the key numbering start afresh either way."""
+        counts stay, as frames: the groups and the key numbering start afresh either way."""
         wanted = set(self.acc if names is None else names)
-        dense: dict[str, list[pl.DataFrame]] = {}
+        grouped: dict[str, list[pl.DataFrame]] = {}
         for group in self.groups.values():
             for stat, frame in group.take(self.codes):
-                dense.setdefault(stat.name, []).append(frame)
+                grouped.setdefault(stat.name, []).append(frame)
         out = {}
         for stat in self.engine.stats.statistics:
-            parts, acc = dense.get(stat.name, []), self.acc[stat.name]
+            parts, acc = grouped.get(stat.name, []), self.acc[stat.name]
             if stat.name in wanted and len(parts) == 1 and not acc.rows:
                 out[stat.name] = parts[0]  # the cells of one group are distinct already
                 continue

@@ -24,7 +24,7 @@ from streamstats import native
 from streamstats.aggregate import MISSING_INT_KEY, SAMPLE_SEED, Grouping, bucket_column, status_class_values
 from streamstats.formats import CACHE_HIT_STATUSES, ValueField
 from streamstats.parse import TS, chunked_like
-from streamstats.statistics import BUCKET_COLUMN, Statistic, Value
+from streamstats.statistics import BUCKET_COLUMN, Statistic, Top, Value
 
 # Combinations per bucket numbered directly; beyond, through a lookup table of those seen.
 DIRECT_CELLS = 1 << 16
@@ -55,14 +55,20 @@ def derived_status_class(status: np.ndarray) -> np.ndarray:
     return status // 100
 
 
+class Full(Unsupported):
+    """A numbering holds as many values as it may."""
+
+
 class StringCodes:
     """A string column's values in this batch, numbered in order of appearance: a polars `Categories`
-    private to the batch (it lives as long as data uses it), so the numbers hold from chunk to chunk."""
+    private to the batch (it lives as long as data uses it), so the numbers hold from chunk to chunk.
+    `max_values`: `Full` past that many (the numbering is to be started afresh)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_values: int | None = None) -> None:
         self._categories = pl.Categories.random()
         self._dtype = pl.Categorical(self._categories)
         self._alive = pl.Series([], dtype=self._dtype)
+        self._max_values = max_values
         self.size = 0
 
     def encode(self, column: pl.Series) -> np.ndarray:
@@ -71,6 +77,8 @@ class StringCodes:
         codes = column.cast(self._dtype).to_physical().to_numpy().astype(np.intp)
         if len(codes):
             self.size = max(self.size, int(codes.max()) + 1)
+        if self._max_values is not None and self.size > self._max_values:
+            raise Full(f"{column.name}: more than {self._max_values} values")
         return codes
 
     def decode(self, codes: np.ndarray) -> pl.Series:
@@ -80,10 +88,11 @@ class StringCodes:
 class DictionaryCodes:
     """A string column's values in this batch, in a dictionary of the native parser (values cut to the
     key's length, numbered in order of first appearance), which the parser fills and numbers chunks
-    with; `encode` numbers the columns it did not (constants, chunks the reference parsed)."""
+    with; `encode` numbers the columns it did not (constants, chunks the reference parsed, the lines a
+    top-N statistic counts). `Full` past the dictionary's caps."""
 
-    def __init__(self, max_chars: int) -> None:
-        self.dictionary = native.Dictionary(max_chars)
+    def __init__(self, max_chars: int, **caps: int) -> None:
+        self.dictionary = native.Dictionary(max_chars, **caps)
         self._values = pl.Series([], dtype=pl.String)  # of the codes decoded so far
 
     @property
@@ -93,12 +102,10 @@ class DictionaryCodes:
     def encode(self, column: pl.Series) -> np.ndarray:
         if column.null_count():
             raise Unsupported(f"{column.name} has NULL values")
-        distinct = column.unique()
         try:
-            codes = pl.Series(self.dictionary.encode(distinct.to_list()), dtype=pl.Int64)
+            return np.frombuffer(self.dictionary.encode_column(column), np.intp)
         except native.DictionaryFull as full:
-            raise Unsupported(f"{column.name}: {full}") from full
-        return column.replace_strict(distinct, codes).to_numpy().astype(np.intp)
+            raise Full(f"{column.name}: {full}") from full
 
     def decode(self, codes: np.ndarray) -> pl.Series:
         if len(self._values) < self.size:
@@ -198,19 +205,32 @@ class ChunkColumns:
             self._columns[name] = self._column(name)
         return self._columns[name]
 
-    def _column(self, name: str) -> pl.Series:
+    def _field(self, name: str) -> pl.Series:
+        """A field as read: constants repeated, derived ones computed, nothing cut."""
         if name in self.constants:
             column = pl.repeat(self.constants[name], self.height, dtype=pl.String, eager=True).alias(name)
-            column = chunked_like(column, self.frame[TS])
-        elif name == "cache_hit":
+            return chunked_like(column, self.frame[TS])
+        if name == "cache_hit":
             return self.frame["cache_status"].is_in(CACHE_HIT_STATUSES).cast(pl.Int64).alias(name)
-        elif name == "status_class":
+        if name == "status_class":
             return (self.frame["status"] // 100).alias(name)
-        else:
-            column = self.frame[name]
+        return self.frame[name]
+
+    def _column(self, name: str) -> pl.Series:
+        column = self._field(name)
         length = self._lengths.get(name)
         if length and column.dtype == pl.String and self._longest_of(name, column) > length:
             column = column.str.slice(0, length)
+        return column
+
+    def top_column(self, top: Top, mask: np.ndarray | None) -> pl.Series:
+        """A top-N statistic's field for the lines `mask` keeps (None: all), cut to the top's length,
+        as the polars path groups it."""
+        column = self._field(top.field)
+        if mask is not None:
+            column = column.filter(chunked_like(pl.Series(mask), column))
+        if top.max_length and (column.str.len_bytes().max() or 0) > top.max_length:  # type: ignore[operator]
+            column = column.str.slice(0, top.max_length)
         return column
 
     def _longest_of(self, name: str, column: pl.Series) -> int:
@@ -275,7 +295,7 @@ class ChunkColumns:
     def _sampled(self, spec: str) -> np.ndarray:
         one_in, by = spec.split(":", 1)
         # The field as read (not cut), as the polars path hashes it.
-        column = self.frame[by] if by in self.frame.columns else self._column(by)
+        column = self._field(by)
         return (column.hash(seed=SAMPLE_SEED) % int(one_in) == 0).to_numpy()
 
     def mask(self, group: Grouping) -> np.ndarray | None:
@@ -438,12 +458,13 @@ def value_columns(stat: Statistic, counts: dict[Source, np.ndarray], weight: int
     """A statistic's value columns from the sums of its sources (weighted when sampled)."""
     out = []
     for value in stat.values:
-        for column, array in _value(value, counts):
+        for column, array in value_arrays(value, counts):
             out.append(pl.Series(column, array * weight if weight != 1 else array, pl.Int64))
     return out
 
 
-def _value(value: Value, counts: dict[Source, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+def value_arrays(value: Value, counts: dict[Source, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    """A value's columns from the sums of its sources (unweighted)."""
     rows = counts[_ROWS]
     for column in value.columns:
         if value.kind == "count":

@@ -7,6 +7,8 @@ this also holds the reference's two paths equal to each other. Each time, the na
 numbers every string field, into dictionaries shared by both (codes stable from one call to the next)
 and into fresh ones with tiny caps (that fill up): the codes must spell the reference's values cut to
 the field's length, and a column's codes are missing exactly when its values do not fit the caps.
+The reference's string columns are also numbered through `Dictionary.encode_column` (filtered, and
+sliced then in two chunks: views at an offset, in several buffers), which must give the same spelling.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from streamstats import native as native_path
@@ -78,6 +81,20 @@ def wrong_codes(numbered: dict[str, Dictionary], native: ParsedChunk, reference:
     return None
 
 
+def wrong_column_codes(parser: NativeChunkParser, reference: ParsedChunk) -> str | None:
+    """What is wrong with the codes `encode_column` gives the reference's string columns, or None."""
+    frame = reference.frame
+    every_other = pl.Series([i % 2 == 1 for i in range(frame.height)], dtype=pl.Boolean)
+    for name, dictionary in dictionaries(parser).items():
+        whole = frame[name]
+        for part in (whole.filter(every_other), pl.concat([whole.slice(1), whole], rechunk=False)):
+            codes = np.frombuffer(dictionary.encode_column(part), np.intp)
+            got = pl.Series(dictionary.values(), dtype=pl.String).gather(codes)
+            if not got.equals(part.str.slice(0, dictionary.max_chars), check_names=False):
+                return f"{name}: encode_column's codes spell {got.to_list()[:5]}"
+    return None
+
+
 def check(parser: NativeChunkParser, chunk: bytes, shared: dict[str, Dictionary] | None = None) -> None:
     """Both paths give the same lines, reject reasons, samples and columns, and the native codes spell
     the reference's values, or AssertionError. `shared`: dictionaries kept from call to call."""
@@ -89,6 +106,8 @@ def check(parser: NativeChunkParser, chunk: bytes, shared: dict[str, Dictionary]
             wrong = "" if same(native, reference) else "columns"
             if not wrong and parser.declined == declined:  # a declined chunk is numbered by its caller
                 wrong = wrong_codes(numbered, native, reference) or ""
+            if not wrong and numbered is shared:
+                wrong = wrong_column_codes(parser, reference) or ""
             if wrong:
                 raise AssertionError(
                     f"native and polars differ on {data!r} ({wrong}):\n"

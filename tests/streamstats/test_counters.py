@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from streamstats import dense, generate, native
+from streamstats import dense, generate, native, top
 from streamstats.aggregate import TOP_CANDIDATES, Engine, merge
 from streamstats.counters import Counters
 from streamstats.formats import load_formats
@@ -250,9 +250,13 @@ def test_null_keys_go_to_the_polars_path():
         assert got[name].sort(list(stat.columns)).equals(merge(stat, [want[name]]).sort(list(stat.columns)))
 
 
-def test_rows_are_the_rows_held_and_take_starts_afresh():
-    """`rows` (what bounds a batch) counts the distinct cells of the dense groups and the rows of the
-    top-N statistics' parts, which are pruned when they are merged."""
+@pytest.mark.parametrize("merged", [False, True], ids=["appended", "merged"])
+def test_rows_are_the_rows_held_and_take_starts_afresh(monkeypatch: pytest.MonkeyPatch, merged: bool):
+    """`rows` (what bounds a batch) counts the distinct cells of the dense groups, and for the top-N
+    statistics the lines appended since their last merge, or after it the distinct rows merged (at most
+    the leaders kept of each bucket and key, which none of these reaches)."""
+    if merged:
+        monkeypatch.setattr(top, "MERGE_ROWS", 0)
     frame = ChunkParser(CDN.format, BOUNDS).parse(_chunks(seed=8, count=1)[0]).frame
     counters = Counters(Engine(CDN))
     counters.add(frame, CDN.statistics, {})
@@ -262,7 +266,11 @@ def test_rows_are_the_rows_held_and_take_starts_afresh():
     taken = counters.take()
     assert counters.rows == 0
     cells = sum(taken[s.name].height for s in CDN.statistics if not s.top)
-    assert rows == cells + sum(f.height for f in parts.values()) > 0
+    if merged:
+        held = sum(f.height for f in parts.values())
+    else:
+        held = sum(f["requests"].sum() // s.sample.one_in for s in tops if s.sample for f in [parts[s.name]])
+    assert rows == cells + held > cells > 0
     counters.add(frame, CDN.statistics, {})
     again = counters.take()
     for stat in (s for s in CDN.statistics if not s.top):  # pruned top-N: ties broken arbitrarily
