@@ -1,16 +1,17 @@
-"""The batch counters (numpy dense groups, polars for the top-N statistics) against the straightforward
-polars group-by path (`Engine.count` per chunk, summed with `merge`), on generated chunks with bad
-lines, several buckets per chunk, late lines, missing integer keys, constant fields, filters, sampling
-and every kind of value; also with the dense groups' limits made tiny, so that every hand-over path
-(window too wide, new key values, lookup tables) is taken. With either parser: the native one numbers
-the string keys into the batch's C dictionaries (also made to fill up), the polars one leaves them to
-polars' Categorical casts."""
+"""The batch counters (numpy dense groups, rows of integers for the top-N statistics) against the
+straightforward polars group-by path (`Engine.count` per chunk, summed with `merge`), on generated
+chunks with bad lines, several buckets per chunk, late lines, missing integer keys, constant fields,
+filters, sampling and every kind of value; also with the groups' limits made tiny, so that every
+hand-over path (window too wide, new key values, lookup tables, top values and rows) is taken. With
+either parser: the native one numbers the string keys into the batch's C dictionaries (also made to
+fill up), the polars one leaves them to polars' Categorical casts."""
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -224,6 +225,27 @@ def test_every_hand_over_gives_the_same_rows(
     _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"MERGE_ROWS": 0},  # rows merged after every chunk
+        {"MAX_TOP_VALUES": 100},  # the paths' numbering fills up (121 in all): hand-overs, numbered afresh
+        {"MAX_TOP_VALUES": 30},  # not even one chunk's paths fit (about 100): polars
+        {"MAX_TOP_ROWS": 50, "MERGE_ROWS": 0},  # too many rows held: hand-overs
+    ],
+    ids=["merged", "values", "values-polars", "rows"],
+)
+@pytest.mark.parametrize("path", PATHS)
+def test_every_top_n_hand_over_gives_the_same_rows(
+    monkeypatch: pytest.MonkeyPatch, limits: dict[str, int], path: str
+):
+    for name, value in limits.items():
+        monkeypatch.setattr(top, name, value)
+    chunks = _chunks(seed=9, count=4)
+    active = _all(FEATURES, len(chunks))
+    _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
+
+
 def test_new_key_values_in_later_chunks_and_statistics_that_start_later():
     """Customers that appear only later outgrow the first chunk's numbering; statistics that waited
     for their position join mid-batch (a group of their own)."""
@@ -276,3 +298,24 @@ def test_rows_are_the_rows_held_and_take_starts_afresh(monkeypatch: pytest.Monke
     for stat in (s for s in CDN.statistics if not s.top):  # pruned top-N: ties broken arbitrarily
         order = list(stat.columns)
         assert again[stat.name].sort(order).equals(taken[stat.name].sort(order))
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["radix", "lexsort"])
+def test_sorted_runs_order_rows_and_find_their_runs(wide: bool):
+    """Rows in lexicographic order and the start of each run of equal ones, through one int64 key or,
+    when the columns' spans overflow it, a lexsort."""
+    rng = np.random.default_rng(3)
+    high = 2**31 - 1 if wide else 5
+    columns = rng.integers(-high if wide else 0, high, (3, 400)).astype(np.int32)
+    columns[:, 200:] = columns[:, :200]  # every row twice at least
+    order, starts = top.sorted_runs(columns)
+    rows = [tuple(r) for r in columns.T[order].tolist()]
+    assert rows == sorted(rows)
+    assert [rows[i] for i in starts] == sorted(set(rows))
+
+
+def test_leaders_are_the_largest_of_each_group():
+    groups = np.array([0, 0, 0, 0, 1, 1, 2])
+    ranked = np.array([5, 9, 1, 7, 3, 8, 4])
+    assert top.leaders(groups, ranked, 2).tolist() == [1, 3, 5, 4, 6]
+    assert sorted(top.leaders(groups, ranked, 10).tolist()) == list(range(7))

@@ -142,12 +142,14 @@ def test_a_dictionary_numbers_a_polars_column_through_arrow():
     column = pl.Series(values * 3)
     pieces = pl.concat([column.slice(0, 5), column.slice(5)], rechunk=False)
     assert pieces.n_chunks() == 2
-    for part in (column, pieces, column.slice(2, 9), column.filter(pl.Series([i % 3 == 0 for i in range(21)]))):
+    thirds = column.filter(pl.Series([i % 3 == 0 for i in range(21)]))
+    for part in (column, pieces, column.slice(2, 9), thirds):
         by_column, by_list = native.Dictionary(6), native.Dictionary(6)
         got = np.frombuffer(by_column.encode_column(part), np.intp).tolist()
         assert got == by_list.encode(part.to_list())
         assert by_column.values() == by_list.values()
-    assert np.frombuffer(native.Dictionary(3).encode_column(pl.Series([], dtype=pl.String)), np.intp).size == 0
+    empty = native.Dictionary(3).encode_column(pl.Series([], dtype=pl.String))
+    assert np.frombuffer(empty, np.intp).size == 0
     with pytest.raises(ValueError, match="without nulls"):
         native.Dictionary(3).encode_column(pl.Series(["a", None]))
     with pytest.raises(ValueError, match="string-view"):
