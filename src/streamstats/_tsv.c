@@ -591,6 +591,13 @@ static PyObject *dictionary_values(Dictionary *d, PyObject *args) {
     return out;
 }
 
+PyDoc_STRVAR(take_doc, "take(codes) -> (schema capsule, array capsule)\n\n"
+                        "The values of `codes` (a buffer of native ssize_t, such as a numpy intp array) as an Arrow\n"
+                        "string-view array, through the Arrow PyCapsule interface: polars imports it without a\n"
+                        "Python object per value. IndexError for a code the Dictionary does not hold.");
+
+static PyObject *dictionary_take(Dictionary *d, PyObject *codes); /* with the export, below */
+
 static PyMemberDef dictionary_members[] = {
     {"max_chars", T_INT, offsetof(Dictionary, max_chars), READONLY, "values are cut to this many characters"},
     {"max_values", T_PYSSIZET, offsetof(Dictionary, max_values), READONLY, "the most values it takes"},
@@ -602,6 +609,7 @@ static PyMethodDef dictionary_methods[] = {
     {"encode", (PyCFunction)dictionary_encode, METH_O, encode_doc},
     {"encode_column", (PyCFunction)dictionary_encode_column, METH_O, encode_column_doc},
     {"values", (PyCFunction)dictionary_values, METH_VARARGS, values_doc},
+    {"take", (PyCFunction)dictionary_take, METH_O, take_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1050,11 +1058,31 @@ static void array_capsule_free(PyObject *capsule) {
     free(a);
 }
 
+/* The pair of capsules (schema, array) of the Arrow PyCapsule interface, which own the two from here
+ * (released and freed on failure too); NULL with an exception set. */
+static PyObject *capsules(struct ArrowSchema *schema, struct ArrowArray *array) {
+    PyObject *schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
+    if (!schema_capsule) {
+        schema->release(schema);
+        free(schema);
+        array->release(array);
+        free(array);
+        return NULL;
+    }
+    PyObject *array_capsule = PyCapsule_New(array, "arrow_array", array_capsule_free);
+    if (!array_capsule) {
+        Py_DECREF(schema_capsule);
+        array->release(array);
+        free(array);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", schema_capsule, array_capsule);
+}
+
 /* The good lines as one struct array: the fields but the timestamp in their order, then `ts_name`. */
 static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
     struct ArrowSchema *schema = calloc(1, sizeof *schema);
     struct ArrowArray *array = calloc(1, sizeof *array);
-    PyObject *schema_capsule = NULL, *array_capsule = NULL;
     if (!schema || !array) goto nomem;
     if (schema_init(schema, "+s", "", 0, p->n) < 0) goto nomem;
     if (array_init(array, p->good, 0, 1, p->n) < 0) goto nomem;
@@ -1074,21 +1102,70 @@ static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
         if (export_column(c, p->good, array->children[out]) < 0) goto nomem;
         out++;
     }
-    schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
-    if (!schema_capsule) goto fail;
-    schema = NULL;
-    array_capsule = PyCapsule_New(array, "arrow_array", array_capsule_free);
-    if (!array_capsule) goto fail;
-    return Py_BuildValue("(NN)", schema_capsule, array_capsule);
+    return capsules(schema, array);
 nomem:
     PyErr_NoMemory();
 fail:
-    Py_XDECREF(schema_capsule);
     if (schema && schema->release) schema->release(schema);
     if (array && array->release) array->release(array);
     free(schema);
     free(array);
     return NULL;
+}
+
+/* The values of codes [at, at + rows) into the string column c. -1: IndexError set, or out of memory. */
+static int gather_values(const Dictionary *d, const char *at, int64_t rows, Column *c) {
+    for (int64_t row = 0; row < rows; row++) {
+        Py_ssize_t code;
+        memcpy(&code, at + row * (int64_t)sizeof code, sizeof code);
+        if (code < 0 || (size_t)code >= d->size) {
+            PyErr_Format(PyExc_IndexError, "code %zd: the Dictionary holds %zu values", code, d->size);
+            return -1;
+        }
+        const Key *k = &d->keys[code];
+        int32_t n = (int32_t)(uint32_t)k->head;
+        char local[16];
+        if (string_view(c, row, key_bytes(d, k, n, local), n, n) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *dictionary_take(Dictionary *d, PyObject *codes) {
+    if (!dictionary_idle(d)) return NULL;
+    Py_buffer buffer;
+    if (PyObject_GetBuffer(codes, &buffer, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = NULL;
+    Column c = {.kind = K_STRING};
+    struct ArrowSchema *schema = NULL;
+    struct ArrowArray *array = NULL;
+    if (buffer.len % (Py_ssize_t)sizeof(Py_ssize_t)) {
+        PyErr_SetString(PyExc_ValueError, "take takes a buffer of native ssize_t codes");
+        goto done;
+    }
+    int64_t rows = buffer.len / (Py_ssize_t)sizeof(Py_ssize_t);
+    if (!(c.views = malloc(((size_t)rows + 1) * 16))) goto nomem;
+    if (gather_values(d, buffer.buf, rows, &c) < 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    schema = calloc(1, sizeof *schema);
+    array = calloc(1, sizeof *array);
+    if (!schema || !array || schema_init(schema, "vu", "", 0, 0) < 0) goto nomem;
+    if (export_column(&c, rows, array) < 0) goto nomem;
+    out = capsules(schema, array);
+    schema = NULL;
+    array = NULL;
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    if (schema && schema->release) schema->release(schema);
+    if (array && array->release) array->release(array);
+    free(schema);
+    free(array);
+    column_free(&c);
+    PyBuffer_Release(&buffer);
+    return out;
 }
 
 /* ---- the module function ---- */

@@ -93,7 +93,6 @@ class DictionaryCodes:
 
     def __init__(self, max_chars: int, **caps: int) -> None:
         self.dictionary = native.Dictionary(max_chars, **caps)
-        self._values = pl.Series([], dtype=pl.String)  # of the codes decoded so far
 
     @property
     def size(self) -> int:
@@ -108,10 +107,8 @@ class DictionaryCodes:
             raise Full(f"{column.name}: {full}") from full
 
     def decode(self, codes: np.ndarray) -> pl.Series:
-        if len(self._values) < self.size:
-            more = pl.Series(self.dictionary.values(len(self._values)), dtype=pl.String)
-            self._values = self._values.append(more)
-        return self._values.gather(codes)
+        """The values of `codes`, made in C (no Python object per value)."""
+        return pl.Series(native.ArrowCapsules(self.dictionary.take(np.ascontiguousarray(codes, np.intp))))
 
 
 class IntCodes:

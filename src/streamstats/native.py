@@ -45,8 +45,9 @@ def supports(fmt: LogFormat) -> bool:
 
 
 @dataclass(frozen=True)
-class _ArrowColumns:
-    """The capsules of the C parser's struct array, for polars' Arrow PyCapsule import (read once)."""
+class ArrowCapsules:
+    """The capsules of an array the C code made (the parser's struct array, a Dictionary's values), for
+    polars' Arrow PyCapsule import (read once)."""
 
     capsules: tuple[object, object]
 
@@ -79,7 +80,7 @@ class NativeChunkParser:
             self.declined += 1
             return self.reference.parse(chunk)
         lines, reasons, firsts, capsules, codes = result
-        out = ParsedChunk(pl.DataFrame(_ArrowColumns(capsules)), lines)
+        out = ParsedChunk(pl.DataFrame(ArrowCapsules(capsules)), lines)
         good = out.good
         for name, buffer in zip(self._names, codes, strict=True):
             if dictionaries and name in dictionaries:

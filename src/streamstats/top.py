@@ -78,9 +78,17 @@ def first_value(stat: Statistic, counts: dict[Source, np.ndarray]) -> np.ndarray
 
 
 def leaders(groups: np.ndarray, ranked: np.ndarray, keep: int) -> np.ndarray:
-    """The rows with the `keep` largest `ranked` values of each group (`groups`: a group number per
-    row, ascending), in that order."""
-    order = np.lexsort((-ranked, groups))
+    """The rows with the `keep` largest `ranked` values of each group (`groups`: a group number per row,
+    ascending from 0), in that order. One argsort of group x span + (largest - value) while that fits
+    an int64, a lexsort otherwise."""
+    if not len(groups):
+        return np.empty(0, np.intp)
+    largest = int(ranked.max())
+    span = largest - int(ranked.min()) + 1
+    if (int(groups[-1]) + 1) * span < 1 << 63:
+        order = np.argsort(groups * span + (largest - ranked))
+    else:
+        order = np.lexsort((-ranked, groups))
     ordered = groups[order]
     first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     sizes = np.diff(np.append(first, len(order)))

@@ -8,7 +8,8 @@ numbers every string field, into dictionaries shared by both (codes stable from 
 and into fresh ones with tiny caps (that fill up): the codes must spell the reference's values cut to
 the field's length, and a column's codes are missing exactly when its values do not fit the caps.
 The reference's string columns are also numbered through `Dictionary.encode_column` (filtered, and
-sliced then in two chunks: views at an offset, in several buffers), which must give the same spelling.
+sliced then in two chunks: views at an offset, in several buffers), and spelled back through
+`Dictionary.take`, which must give the same values.
 """
 
 from __future__ import annotations
@@ -82,14 +83,15 @@ def wrong_codes(numbered: dict[str, Dictionary], native: ParsedChunk, reference:
 
 
 def wrong_column_codes(parser: NativeChunkParser, reference: ParsedChunk) -> str | None:
-    """What is wrong with the codes `encode_column` gives the reference's string columns, or None."""
+    """What is wrong with the codes `encode_column` gives the reference's string columns (spelled by
+    `take`), or None."""
     frame = reference.frame
     every_other = pl.Series([i % 2 == 1 for i in range(frame.height)], dtype=pl.Boolean)
     for name, dictionary in dictionaries(parser).items():
         whole = frame[name]
         for part in (whole.filter(every_other), pl.concat([whole.slice(1), whole], rechunk=False)):
             codes = np.frombuffer(dictionary.encode_column(part), np.intp)
-            got = pl.Series(dictionary.values(), dtype=pl.String).gather(codes)
+            got = pl.Series(native_path.ArrowCapsules(dictionary.take(codes)))
             if not got.equals(part.str.slice(0, dictionary.max_chars), check_names=False):
                 return f"{name}: encode_column's codes spell {got.to_list()[:5]}"
     return None

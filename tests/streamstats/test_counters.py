@@ -314,8 +314,10 @@ def test_sorted_runs_order_rows_and_find_their_runs(wide: bool):
     assert [rows[i] for i in starts] == sorted(set(rows))
 
 
-def test_leaders_are_the_largest_of_each_group():
+@pytest.mark.parametrize("largest", [9, 2**62], ids=["argsort", "lexsort"])
+def test_leaders_are_the_largest_of_each_group(largest: int):
     groups = np.array([0, 0, 0, 0, 1, 1, 2])
-    ranked = np.array([5, 9, 1, 7, 3, 8, 4])
+    ranked = np.array([5, largest, -1, 7, 3, 8, 4])
     assert top.leaders(groups, ranked, 2).tolist() == [1, 3, 5, 4, 6]
     assert sorted(top.leaders(groups, ranked, 10).tolist()) == list(range(7))
+    assert top.leaders(groups[:0], ranked[:0], 2).size == 0

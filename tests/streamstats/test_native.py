@@ -137,7 +137,8 @@ def test_a_dictionary_holds_no_more_than_its_caps():
 
 def test_a_dictionary_numbers_a_polars_column_through_arrow():
     """`encode_column` reads the column's Arrow string views (no Python object per value): the same codes
-    as `encode`, from a column in several chunks, sliced or filtered; NULLs and other types refused."""
+    as `encode`, from a column in several chunks, sliced or filtered; NULLs and other types refused.
+    `take` spells codes back as an Arrow string-view array."""
     values = ["GET", "", "POST", "a" * 13, "é" * 9, "日本語のテキスト", "x" * 20 + "1" + "x" * 20]
     column = pl.Series(values * 3)
     pieces = pl.concat([column.slice(0, 5), column.slice(5)], rechunk=False)
@@ -154,6 +155,12 @@ def test_a_dictionary_numbers_a_polars_column_through_arrow():
         native.Dictionary(3).encode_column(pl.Series(["a", None]))
     with pytest.raises(ValueError, match="string-view"):
         native.Dictionary(3).encode_column(pl.Series([1, 2]))
+    spelled = native.Dictionary(64)
+    codes = np.frombuffer(spelled.encode_column(column), np.intp)[::-1].copy()
+    assert pl.Series(native.ArrowCapsules(spelled.take(codes))).to_list() == values[::-1] * 3
+    assert pl.Series(native.ArrowCapsules(spelled.take(codes[:0]))).len() == 0
+    with pytest.raises(IndexError):
+        spelled.take(np.array([len(spelled)], np.intp))
     full = native.Dictionary(10, max_values=2)
     with pytest.raises(native.DictionaryFull):
         full.encode_column(pl.Series(["a", "b", "c", "a"]))
