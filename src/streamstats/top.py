@@ -49,7 +49,7 @@ MAX_TOP_BYTES = 1 << 22
 # Distinct rows a group holds before it hands its counts over.
 MAX_TOP_ROWS = 1 << 21
 # Rows appended since the last merge that start a merge (or the merged rows, when more).
-MERGE_ROWS = 1 << 20
+MERGE_ROWS = 1 << 18
 
 
 def sorted_runs(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
