@@ -205,43 +205,29 @@ def test_dictionaries_that_fill_up_leave_their_columns_to_polars(monkeypatch: py
 
 
 @pytest.mark.parametrize(
-    "limits",
+    ("module", "limits"),
     [
-        {"MAX_WINDOW_CELLS": 64},  # the window is handed over (or the chunk counted by polars)
-        {"DIRECT_CELLS": 4},  # lookup tables for every group with keys
-        {"DIRECT_CELLS": 4, "MAX_LOOKUP": 64},  # lookup tables too large: polars
-        {"DIRECT_CELLS": 4, "MAX_WINDOW_CELLS": 20_000},
+        (dense, {"MAX_WINDOW_CELLS": 64}),  # the window is handed over (or the chunk counted by polars)
+        (dense, {"DIRECT_CELLS": 4}),  # lookup tables for every group with keys
+        (dense, {"DIRECT_CELLS": 4, "MAX_LOOKUP": 64}),  # lookup tables too large: polars
+        (dense, {"DIRECT_CELLS": 4, "MAX_WINDOW_CELLS": 20_000}),
+        (top, {"MERGE_ROWS": 0}),  # top-N rows merged after every chunk
+        (top, {"MAX_TOP_VALUES": 100}),  # the paths' numbering fills up mid-batch: hand-overs
+        (top, {"MAX_TOP_VALUES": 30}),  # not even one chunk's paths fit (about 100): polars
+        (top, {"MAX_TOP_ROWS": 50, "MERGE_ROWS": 0}),  # too many top-N rows held: hand-overs
     ],
-    ids=["narrow-window", "lookup", "lookup-too-large", "lookup-narrow"],
-)
+    ids=[
+        "narrow-window", "lookup", "lookup-too-large", "lookup-narrow",
+        "top-merged", "top-values", "top-values-polars", "top-rows",
+    ],
+)  # fmt: skip
 @pytest.mark.parametrize("path", PATHS)
 def test_every_hand_over_gives_the_same_rows(
-    monkeypatch: pytest.MonkeyPatch, limits: dict[str, int], path: str
+    monkeypatch: pytest.MonkeyPatch, module: object, limits: dict[str, int], path: str
 ):
     for name, value in limits.items():
-        monkeypatch.setattr(dense, name, value)
+        monkeypatch.setattr(module, name, value)
     chunks = _chunks(seed=4)
-    active = _all(FEATURES, len(chunks))
-    _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
-
-
-@pytest.mark.parametrize(
-    "limits",
-    [
-        {"MERGE_ROWS": 0},  # rows merged after every chunk
-        {"MAX_TOP_VALUES": 100},  # the paths' numbering fills up (121 in all): hand-overs, numbered afresh
-        {"MAX_TOP_VALUES": 30},  # not even one chunk's paths fit (about 100): polars
-        {"MAX_TOP_ROWS": 50, "MERGE_ROWS": 0},  # too many rows held: hand-overs
-    ],
-    ids=["merged", "values", "values-polars", "rows"],
-)
-@pytest.mark.parametrize("path", PATHS)
-def test_every_top_n_hand_over_gives_the_same_rows(
-    monkeypatch: pytest.MonkeyPatch, limits: dict[str, int], path: str
-):
-    for name, value in limits.items():
-        monkeypatch.setattr(top, name, value)
-    chunks = _chunks(seed=9, count=4)
     active = _all(FEATURES, len(chunks))
     _assert_same(FEATURES, _counted(FEATURES, chunks, active, path), _reference(FEATURES, chunks, active))
 
