@@ -1058,22 +1058,26 @@ static void array_capsule_free(PyObject *capsule) {
     free(a);
 }
 
+/* Release and free what an export made of a schema and an array (either may be NULL or unset). */
+static void discard(struct ArrowSchema *schema, struct ArrowArray *array) {
+    if (schema && schema->release) schema->release(schema);
+    if (array && array->release) array->release(array);
+    free(schema);
+    free(array);
+}
+
 /* The pair of capsules (schema, array) of the Arrow PyCapsule interface, which own the two from here
  * (released and freed on failure too); NULL with an exception set. */
 static PyObject *capsules(struct ArrowSchema *schema, struct ArrowArray *array) {
     PyObject *schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
     if (!schema_capsule) {
-        schema->release(schema);
-        free(schema);
-        array->release(array);
-        free(array);
+        discard(schema, array);
         return NULL;
     }
     PyObject *array_capsule = PyCapsule_New(array, "arrow_array", array_capsule_free);
     if (!array_capsule) {
         Py_DECREF(schema_capsule);
-        array->release(array);
-        free(array);
+        discard(NULL, array);
         return NULL;
     }
     return Py_BuildValue("(NN)", schema_capsule, array_capsule);
@@ -1106,10 +1110,7 @@ static PyObject *export(Parser *p, PyObject *names, const char *ts_name) {
 nomem:
     PyErr_NoMemory();
 fail:
-    if (schema && schema->release) schema->release(schema);
-    if (array && array->release) array->release(array);
-    free(schema);
-    free(array);
+    discard(schema, array);
     return NULL;
 }
 
@@ -1159,10 +1160,7 @@ static PyObject *dictionary_take(Dictionary *d, PyObject *codes) {
 nomem:
     PyErr_NoMemory();
 done:
-    if (schema && schema->release) schema->release(schema);
-    if (array && array->release) array->release(array);
-    free(schema);
-    free(array);
+    discard(schema, array);
     column_free(&c);
     PyBuffer_Release(&buffer);
     return out;
