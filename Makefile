@@ -1,5 +1,5 @@
 # Thin: every target calls a script in scripts/, and every script installs what it needs.
-# `make` alone prints the targets (their ## comments); `make test` is the full run (about 23 minutes).
+# `make` alone prints the targets (their ## comments); `make test` is the full run (about 22 minutes).
 .DEFAULT_GOAL := help
 .PHONY: help test unit demo lint sanity collection pytest molecule lab-up lab-down deps venv image bench fuzz clean
 
