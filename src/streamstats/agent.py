@@ -32,7 +32,7 @@ from streamstats.counters import Counters
 from streamstats.httpserver import Response, serve
 from streamstats.logs import event
 from streamstats.metrics import Registry
-from streamstats.native import NATIVE, chunk_parser
+from streamstats.native import chunk_parser
 from streamstats.parse import TS, ParsedChunk
 from streamstats.positions import FilePos
 from streamstats.protocol import encode_batch, encode_batch_v2
@@ -129,7 +129,6 @@ class Agent:
         self.stats = config.statistics
         bounds = (self.cfg.timestamp_min, self.cfg.timestamp_max)
         self.parser, parser_path = chunk_parser(self.stats.format, bounds, self.cfg.parser)
-        self.native = parser_path == NATIVE
         self.engine = Engine(self.stats)
         self.registry = Registry()
         self.metrics = _Metrics(self.registry)
@@ -141,7 +140,7 @@ class Agent:
             self.cfg.aggregator_url, self.cfg.id, self.cfg.token, self.cfg.request_timeout, self.cfg.ca_file
         )
         self.followed: dict[str, _Followed] = {}
-        self.counters = Counters(self.engine, self.native)
+        self.counters = Counters(self.engine, self.parser)
         self.start_of: dict[str, dict[str, Any]] = {}  # statistic -> position JSON where its counts begin
         self.carried: dict[str, dict[str, Any]] = {}  # statistic -> positions of streams not followed
         self.inflight: _InFlight | None = None
@@ -225,7 +224,7 @@ class Agent:
         for followed in self.followed.values():
             followed.stream.close()
         self.followed.clear()
-        self.counters = Counters(self.engine, self.native)
+        self.counters = Counters(self.engine, self.parser)
         self.inflight = None
         self.read_total = 0
         self.acked_marks = {s.name: 0 for s in self.stats.statistics}
@@ -341,7 +340,7 @@ class Agent:
             self.metrics.errors.inc(reason=chunk.skipped)
             self._log_sample(chunk.skipped, chunk, f"{size} bytes")
             return None
-        parsed = self.counters.parse(self.parser, chunk.data)
+        parsed = self.counters.parse(chunk.data)
         active = [s for s in self.stats.statistics if s.name not in followed.waiting]
         self.counters.add(parsed.frame, active, followed.constants, parsed.codes)
         self.metrics.lines.inc(parsed.lines)

@@ -28,13 +28,14 @@ if TYPE_CHECKING:  # the extension built (no Dictionary is made otherwise)
 
 class Counters:
     """The counters of a statistic set since each statistic's last batch; every `take` starts the
-    groups afresh, and with them the numbering of the key columns, so that the dictionaries
-    never outgrow a batch. `native`: the native parser numbers the string key columns into the
-    batch's dictionaries (`parse`)."""
+    groups afresh, and with them the numbering of the key columns, so that the dictionaries never
+    outgrow a batch. With the native parser, `parse` has it number the string key columns into the
+    batch's dictionaries (C); with the polars parser they are numbered by polars casts."""
 
-    def __init__(self, engine: Engine, native: bool = False) -> None:
+    def __init__(self, engine: Engine, parser: ChunkParser | NativeChunkParser) -> None:
         self.engine = engine
-        self.native = native
+        self.parser = parser
+        self.native = isinstance(parser, NativeChunkParser)
         fmt = engine.stats.format
         self._nullable = {f.name for f in fmt.fields if not f.required and f.type in ("int", "duration")}
 
@@ -53,11 +54,11 @@ class Counters:
         """The batch's dictionaries of string keys, by field."""
         return {n: c.dictionary for n, c in self.codes.items() if isinstance(c, DictionaryCodes)}
 
-    def parse(self, parser: ChunkParser | NativeChunkParser, chunk: bytes) -> ParsedChunk:
+    def parse(self, chunk: bytes) -> ParsedChunk:
         """A chunk parsed for `add`: by the native parser with the batch's dictionaries, when it is one."""
-        if isinstance(parser, NativeChunkParser):
-            return parser.parse(chunk, self.dictionaries)
-        return parser.parse(chunk)
+        if isinstance(self.parser, NativeChunkParser):
+            return self.parser.parse(chunk, self.dictionaries)
+        return self.parser.parse(chunk)
 
     def _group(self, group: Grouping, members: list[Statistic]) -> DenseGroup | TopGroup:
         # Keyed by the members too: a statistic that starts counting later (it waited for its position)

@@ -130,10 +130,10 @@ def _counted(
     stats: StatisticSet, chunks: list[bytes], active: list[list[str]], path: str = POLARS
 ) -> dict[str, pl.DataFrame]:
     """The counters of a batch; `path` native: the native parser numbers the string keys."""
-    counters = Counters(Engine(stats), path == NATIVE)
     parser = NativeChunkParser(stats.format, BOUNDS) if path == NATIVE else ChunkParser(stats.format, BOUNDS)
+    counters = Counters(Engine(stats), parser)
     for chunk, names in zip(chunks, active, strict=True):
-        parsed = counters.parse(parser, chunk)
+        parsed = counters.parse(chunk)
         counted = [s for s in stats.statistics if s.name in names]
         counters.add(parsed.frame, counted, CONSTANTS, parsed.codes)
     return counters.take()
@@ -244,11 +244,11 @@ def test_new_key_values_in_later_chunks_and_statistics_that_start_later():
 
 
 def test_null_keys_go_to_the_polars_path():
-    parsed = ChunkParser(CDN.format, BOUNDS).parse(_chunks(seed=7, count=1)[0]).frame
-    frame = parsed.with_columns(
+    parser = ChunkParser(CDN.format, BOUNDS)
+    frame = parser.parse(_chunks(seed=7, count=1)[0]).frame.with_columns(
         country=pl.when(pl.int_range(pl.len()) % 9 == 0).then(None).otherwise("country")
     )
-    counters = Counters(Engine(CDN))
+    counters = Counters(Engine(CDN), parser)
     counters.add(frame, CDN.statistics, {})
     want = Engine(CDN).count(frame, CDN.statistics, {})
     got = counters.take()
@@ -265,8 +265,9 @@ def test_rows_are_the_rows_held_and_take_starts_afresh(monkeypatch: pytest.Monke
     the leaders kept of each bucket and key, which none of these reaches)."""
     if merged:
         monkeypatch.setattr(top, "MERGE_ROWS", 0)
-    frame = ChunkParser(CDN.format, BOUNDS).parse(_chunks(seed=8, count=1)[0]).frame
-    counters = Counters(Engine(CDN))
+    parser = ChunkParser(CDN.format, BOUNDS)
+    frame = parser.parse(_chunks(seed=8, count=1)[0]).frame
+    counters = Counters(Engine(CDN), parser)
     counters.add(frame, CDN.statistics, {})
     tops = [s for s in CDN.statistics if s.top]
     parts = Engine(CDN).count(frame, tops, {})
