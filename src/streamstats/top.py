@@ -72,6 +72,12 @@ def sorted_runs(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.flatnonzero(np.concatenate(([True], change)))
 
 
+def group_starts(columns: np.ndarray) -> np.ndarray:
+    """Where a new bucket and key begins among sorted rows (columns x rows): a flag for each row but
+    the first."""
+    return (columns[:-1, 1:] != columns[:-1, :-1]).any(axis=0)
+
+
 def first_value(stat: Statistic, counts: dict[Source, np.ndarray]) -> np.ndarray:
     """The statistic's first value column (what its leaders are ranked by), unweighted."""
     return next(value_arrays(stat.values[0], counts))[1]
@@ -191,14 +197,14 @@ class TopGroup:
         columns = columns[:, order[starts]]
         self._columns, self._sums = [columns], [np.add.reduceat(sums[:, order], starts, axis=1)]
         self._merged, self._pending = columns.shape[1], 0
-        self._groups = int(np.count_nonzero((columns[:-1, 1:] != columns[:-1, :-1]).any(axis=0))) + 1
+        self._groups = int(np.count_nonzero(group_starts(columns))) + 1
 
     def take(self, codes: dict[str, Codes]) -> Iterator[tuple[Statistic, pl.DataFrame]]:
         """Each statistic's leaders; the group is empty afterwards (and numbers its values afresh)."""
         self._merge()
         if self._merged:
             columns = self._columns[0]
-            groups = np.concatenate(([0], np.cumsum((columns[:-1, 1:] != columns[:-1, :-1]).any(axis=0))))
+            groups = np.concatenate(([0], np.cumsum(group_starts(columns))))
             sums = dict(zip(self.sources, self._sums[0], strict=True))
             for stat in self.stats:
                 assert stat.top is not None
